@@ -1,0 +1,87 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from order_service import __version__, health, problems
+from order_service.auth.endpoints import router as api_keys_router
+from order_service.context import Clock, Services, utcnow
+from order_service.db import create_engine, create_sessionmaker
+from order_service.events.endpoints import router as events_router
+from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from order_service.migrations import head
+from order_service.orders.endpoints import router as orders_router
+from order_service.settings import Settings, get_settings
+
+DESCRIPTION = """
+The system of record for an order after checkout.
+
+* **Storefront backends** (`storefront` keys) create and read orders and act for customers:
+  the customer cancellation and refund policy applies to them.
+* **Ops teams** (`ops` keys) cancel, refund, fulfil, archive and investigate.
+* **Admins** (`admin` keys) also manage API keys and webhook endpoints, and delete orders.
+* **Other services** learn what happened through signed webhooks and call back with `ops` keys.
+
+Conventions: JSON over `/v1`; money is an integer in the minor unit of the order's ISO 4217
+`currency`; timestamps are RFC 3339 UTC; errors are RFC 9457 problems with a stable `code`;
+every POST accepts an `Idempotency-Key`; orders carry a `version`, sent as `ETag` and checked
+through `If-Match`; lists are cursor-paginated (`limit` ≤ 250, `next_cursor`).
+"""
+
+TAGS = [
+    {"name": "orders", "description": "Create, read, edit, pay, archive and delete orders."},
+    {"name": "events", "description": "Everything the service emitted (the webhook outbox)."},
+    {"name": "api keys", "description": "Issue, list and revoke API keys (admin)."},
+    {"name": "operations", "description": "Health, readiness and metrics."},
+]
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> FastAPI:
+    settings = settings or get_settings()
+    if not settings.database_url:
+        raise RuntimeError("ORDER_SERVICE_DATABASE_URL is not set")
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="order-service",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+    )
+    app.state.services = Services(
+        settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), clock=clock
+    )
+    app.state.migration_head = head()
+    problems.install(app)
+    for router in (orders_router, api_keys_router, events_router, health.router):
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` in every worker process."""
+    from order_service import logs
+
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    return create_app(settings)

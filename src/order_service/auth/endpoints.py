@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from order_service import errors
+from order_service.auth import service
+from order_service.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
+from order_service.context import AdminActor, NowDep, PageDep, SessionDep
+from order_service.problems import responses
+from order_service.routing import TransactionalRoute
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], route_class=TransactionalRoute)
+
+AUTH = (errors.Unauthenticated, errors.Forbidden)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    responses=responses(*AUTH, errors.IdempotencyKeyReused, errors.IdempotencyRequestInProgress),
+    description="""
+Issues a key with a role: `storefront` for storefront backends (customer policy applies to
+what they do), `ops` for operations people and the services that call back (payments,
+shipping), `admin` for key and webhook management. The key is in the response **once**;
+only its SHA-256 hash is stored, so a lost key is revoked and replaced, never recovered.
+Roles: admin.
+""",
+)
+async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminActor) -> ApiKeyCreated:
+    """Issue an API key"""
+    row, secret = await service.create_key(session, name=body.name, role=body.role)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(row).model_dump(), key=secret)
+
+
+@router.get(
+    "",
+    response_model=ApiKeyList,
+    responses=responses(*AUTH, errors.InvalidCursor),
+    description="All keys, newest first, revoked ones included (with `revoked_at`). "
+    "Secrets are never shown again. Roles: admin.",
+)
+async def list_api_keys(session: SessionDep, _: AdminActor, page: PageDep) -> ApiKeyList:
+    """List API keys"""
+    result = await service.list_keys(session, limit=page.limit, cursor=page.cursor)
+    return ApiKeyList(
+        data=[ApiKeyOut.model_validate(k) for k in result.items], next_cursor=result.next_cursor
+    )
+
+
+@router.delete(
+    "/{key_id}",
+    response_model=ApiKeyOut,
+    responses=responses(*AUTH, errors.ApiKeyNotFound),
+    description="Revokes a key at once: its next request is 401. Revoking a revoked key "
+    "changes nothing. The key stays listed with `revoked_at`. Roles: admin.",
+)
+async def revoke_api_key(key_id: str, session: SessionDep, _: AdminActor, now: NowDep) -> ApiKeyOut:
+    """Revoke an API key"""
+    return ApiKeyOut.model_validate(await service.revoke_key(session, key_id, now))

@@ -1,0 +1,1 @@
+"""Cancellation: who may cancel an order, until when, and what cancelling does."""

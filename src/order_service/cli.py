@@ -1,0 +1,166 @@
+"""`order-service`: serve, migrate, print the OpenAPI spec, issue API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from order_service import embedded, logs, migrations
+from order_service.auth import service as keys
+from order_service.auth.schemas import Role
+from order_service.db import create_engine, create_sessionmaker
+from order_service.settings import Settings, get_settings
+
+DEV_KEY_FILE = "admin-api-key"
+
+
+def _database_url(settings: Settings) -> tuple[str, bool]:
+    """The configured database, or the embedded one (started now) when none is set."""
+    if settings.database_url:
+        return settings.database_url, False
+    url = embedded.start(settings.data_dir)
+    # Worker processes started by uvicorn inherit the environment, not this object.
+    os.environ["ORDER_SERVICE_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    return url, True
+
+
+async def _ensure_admin_key(settings: Settings, url: str, embedded_db: bool) -> str | None:
+    """Ensure ORDER_SERVICE_ADMIN_API_KEY exists; in development generate one once and keep it
+    in the data folder so every `make run` prints the same key."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            if settings.admin_api_key:
+                await keys.ensure_key(
+                    session, key=settings.admin_api_key, name="bootstrap admin", role=Role.admin
+                )
+                return None
+            if not embedded_db:
+                return None
+            key_file = Path(settings.data_dir) / DEV_KEY_FILE
+            if key_file.exists():
+                key = key_file.read_text().strip()
+                await keys.ensure_key(session, key=key, name="development admin", role=Role.admin)
+                return key
+            _, key = await keys.create_key(session, name="development admin", role=Role.admin)
+            key_file.write_text(key + "\n")
+            key_file.chmod(0o600)
+            return key
+    finally:
+        await engine.dispose()
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    url, embedded_db = _database_url(settings)
+    if embedded_db:
+        migrations.upgrade(url)
+    dev_key = asyncio.run(_ensure_admin_key(settings, url, embedded_db))
+    base = f"http://{args.host}:{args.port}"
+    print(f"\n  order-service on {base}\n  API docs:  {base}/docs", flush=True)
+    if dev_key:
+        print(
+            f"  Admin key: {dev_key}   (development only; kept in {settings.data_dir})", flush=True
+        )
+    print(flush=True)
+    uvicorn.run(
+        "order_service.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    url, _ = _database_url(settings)
+    if args.downgrade:
+        migrations.downgrade(url, args.downgrade)
+    else:
+        migrations.upgrade(url, args.revision)
+    print(f"migrations applied ({args.downgrade or args.revision})", file=sys.stderr)
+
+
+def openapi_spec() -> dict[str, object]:
+    from order_service.app import create_app
+
+    settings = Settings(database_url="postgresql+asyncpg://openapi@localhost/openapi")
+    return create_app(settings).openapi()
+
+
+def cmd_openapi(args: argparse.Namespace) -> None:
+    text = json.dumps(openapi_spec(), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_api_keys_create(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    url, _ = _database_url(settings)
+
+    async def create() -> str:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                _, key = await keys.create_key(session, name=args.name, role=Role(args.role))
+                return key
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(create()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="order-service",
+        description="Order service. Configured by ORDER_SERVICE_* environment variables; "
+        "without ORDER_SERVICE_DATABASE_URL an embedded PostgreSQL is started under .data/.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="API processes")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION instead")
+    migrate.set_defaults(func=cmd_migrate)
+
+    openapi = sub.add_parser("openapi", help="print the OpenAPI spec")
+    openapi.add_argument("--output", "-o", help="write to this file instead of stdout")
+    openapi.set_defaults(func=cmd_openapi)
+
+    api_keys = sub.add_parser("api-keys", help="manage API keys")
+    api_keys_sub = api_keys.add_subparsers(dest="api_keys_command", required=True)
+    create = api_keys_sub.add_parser("create", help="issue a key and print it once")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--name", required=True)
+    create.set_defaults(func=cmd_api_keys_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

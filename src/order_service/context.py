@@ -1,0 +1,151 @@
+"""Application state and the FastAPI dependencies every endpoint shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from order_service import errors
+from order_service.auth.schemas import Role
+from order_service.auth.service import Actor, authenticate
+from order_service.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from order_service.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Services:
+    """What the app holds for its lifetime; built by `create_app`."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    clock: Clock = utcnow
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def _session(request: Request) -> AsyncSession:
+    session: AsyncSession = request.state.session
+    return session
+
+
+def _now(request: Request) -> datetime:
+    now: datetime = request.state.now
+    return now
+
+
+def _settings(request: Request) -> Settings:
+    return services(request).settings
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+NowDep = Annotated[datetime, Depends(_now)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key issued by `POST /v1/api-keys` or `order-service api-keys create`, "
+    "sent as `Authorization: Bearer <key>`.",
+)
+
+
+async def _actor(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    actor = None
+    if credentials is not None:
+        actor = await authenticate(session, credentials.credentials)
+    if actor is None:
+        error = errors.Unauthenticated(
+            "Send a valid API key as `Authorization: Bearer <key>`."
+            if credentials is None
+            else "The API key is unknown or has been revoked."
+        )
+        error.headers["WWW-Authenticate"] = "Bearer"
+        raise error
+    request.state.actor = actor
+    return actor
+
+
+def require(*roles: Role) -> Callable[..., object]:
+    allowed = frozenset(roles)
+
+    async def dependency(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
+        if actor.role not in allowed:
+            raise errors.Forbidden(
+                f"This operation needs a key with role {' or '.join(sorted(allowed))}; "
+                f"this key has role {actor.role}."
+            )
+        return actor
+
+    return dependency
+
+
+AnyActor = Annotated[Actor, Depends(require(Role.storefront, Role.ops, Role.admin))]
+OpsActor = Annotated[Actor, Depends(require(Role.ops, Role.admin))]
+AdminActor = Annotated[Actor, Depends(require(Role.admin))]
+
+
+def _if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="The `ETag` of the order as last read. The change is refused with 412 "
+            "`precondition_failed` if the order has changed since.",
+            examples=['"3"'],
+        ),
+    ] = None,
+) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise errors.InvalidIfMatch('If-Match must be an ETag such as "3", as sent by GET.')
+    return int(tag)
+
+
+IfMatchDep = Annotated[int | None, Depends(_if_match)]
+
+
+@dataclass(slots=True)
+class PageParams:
+    limit: int
+    cursor: str | None
+
+
+def _page(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=512, description="`next_cursor` of the previous page."),
+    ] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageParams, Depends(_page)]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'

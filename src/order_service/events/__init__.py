@@ -1,0 +1,1 @@
+"""The outbox: every event the service emits, written in the transaction of its change."""

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from order_service import errors
+from order_service.context import OpsActor, PageDep, SessionDep
+from order_service.events import service
+from order_service.events.models import Event
+from order_service.events.schemas import EventList, EventOut
+from order_service.events.service import TOPICS
+from order_service.problems import responses
+from order_service.routing import TransactionalRoute
+
+router = APIRouter(prefix="/v1/events", tags=["events"], route_class=TransactionalRoute)
+
+AUTH = (errors.Unauthenticated, errors.Forbidden)
+Topic = Literal[TOPICS]  # type: ignore[valid-type]
+
+
+def event_out(event: Event) -> EventOut:
+    return EventOut(
+        id=event.id,
+        type=event.type,
+        order_id=event.order_id,
+        timestamp=event.created_at,
+        data=event.data,
+    )
+
+
+@router.get(
+    "",
+    response_model=EventList,
+    responses=responses(*AUTH, errors.InvalidCursor),
+    description="""
+Every event the service has emitted, newest first — the same payloads webhooks deliver.
+Each is written in the transaction of the change it reports, so an event exists exactly when
+its change committed. Filter by `type` (a topic) and `order_id`. Roles: ops, admin.
+""",
+)
+async def list_events(
+    session: SessionDep,
+    _: OpsActor,
+    page: PageDep,
+    type: Topic | None = None,
+    order_id: Annotated[str | None, Query(max_length=40)] = None,
+) -> EventList:
+    """List events"""
+    result = await service.list_events(
+        session, type_=type, order_id=order_id, limit=page.limit, cursor=page.cursor
+    )
+    return EventList(data=[event_out(e) for e in result.items], next_cursor=result.next_cursor)
+
+
+@router.get(
+    "/{event_id}",
+    response_model=EventOut,
+    responses=responses(*AUTH, errors.NotFound),
+    description="One event with its payload. Roles: ops, admin.",
+)
+async def get_event(event_id: str, session: SessionDep, _: OpsActor) -> EventOut:
+    """Get an event"""
+    return event_out(await service.get_event(session, event_id))

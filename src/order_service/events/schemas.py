@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class EventOut(BaseModel):
+    id: str = Field(examples=["evt_01jd2m3n4p5q6r7s8t9v0w1x2y"])
+    type: str = Field(examples=["order.created"])
+    order_id: str | None
+    timestamp: datetime
+    data: dict[str, Any] = Field(
+        description="The whole order (with `version`) and what the event is about."
+    )
+
+
+class EventList(BaseModel):
+    data: list[EventOut]
+    next_cursor: str | None

@@ -1,0 +1,72 @@
+"""Recording events in the outbox, in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_service import errors
+from order_service.events.models import Event
+from order_service.ids import new_id
+from order_service.pagination import Page, decode_cursor, fetch_page
+
+TOPICS = (
+    "order.created",
+    "order.updated",
+    "order.cancelled",
+    "order.archived",
+    "order.deleted",
+    "order.restock",
+    "fulfillment.created",
+    "fulfillment.updated",
+    "order.fulfilled",
+    "order.delivered",
+    "order.follow_up_due",
+    "refund.created",
+    "refund.succeeded",
+    "refund.failed",
+)
+
+
+async def emit(
+    session: AsyncSession,
+    type_: str,
+    *,
+    order_id: str | None,
+    data: dict[str, Any],
+    now: datetime,
+) -> Event:
+    """Write one event; it commits or rolls back with the change it describes."""
+    assert type_ in TOPICS, type_
+    event = Event(id=new_id("evt"), type=type_, order_id=order_id, data=data, created_at=now)
+    session.add(event)
+    return event
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    type_: str | None,
+    order_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[Event]:
+    query = select(Event).order_by(Event.sequence.desc())
+    if type_:
+        query = query.where(Event.type == type_)
+    if order_id:
+        query = query.where(Event.order_id == order_id)
+    if cursor:
+        (before,) = decode_cursor(cursor, 1)
+        query = query.where(Event.sequence < int(before))
+    return await fetch_page(session, query, limit, lambda e: e.sequence)
+
+
+async def get_event(session: AsyncSession, event_id: str) -> Event:
+    event = await session.get(Event, event_id)
+    if event is None:
+        raise errors.NotFound(f"No event with id {event_id}")
+    return event

@@ -1,0 +1,58 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from order_service.context import services
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/healthz",
+    description="Liveness: the process answers. Does not touch the database, so a database "
+    "outage does not get healthy API processes restarted.",
+)
+async def healthz() -> dict[str, str]:
+    """Liveness probe"""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    description="Readiness: 200 when the database answers and its schema is at the migration "
+    "head this build expects; otherwise 503 with the reason. Point load balancers here.",
+    responses={503: {"description": "Database unreachable or migrations not at head."}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness probe"""
+    svc = services(request)
+    expected = request.app.state.migration_head
+    try:
+        async with svc.engine.connect() as conn:
+            current = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+    except Exception as exc:
+        return JSONResponse(
+            {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__},
+            status_code=503,
+        )
+    body = {"status": "ok", "database": "ok", "migration": current, "expected": expected}
+    if expected is not None and current != expected:
+        body["status"] = "migrations_pending"
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(body)
+
+
+@router.get(
+    "/metrics",
+    description="Prometheus metrics: requests and latency by route and status, and the "
+    "service's own counters.",
+    response_class=Response,
+)
+async def metrics() -> Response:
+    """Prometheus metrics"""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,141 @@
+"""Stripe-style `Idempotency-Key` handling for every POST.
+
+The key is scoped to the calling API key. A transaction-scoped advisory lock on
+(scope, key) tells a concurrent duplicate that the first is still in flight; the
+saved response is written in the same transaction as the change it describes, so
+a committed change always has its replay and a rolled-back one never does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import LargeBinary, String, delete, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.requests import Request
+from starlette.responses import Response
+
+from order_service import errors
+from order_service.db import Base
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+_KEPT_HEADERS = ("content-type", "location", "etag")
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(2048))
+    response_status: Mapped[int]
+    response_headers: Mapped[dict[str, str]] = mapped_column(JSONB)
+    response_body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+@dataclass(slots=True)
+class Claim:
+    scope: str
+    key: str
+    fingerprint: str
+
+
+def _digest(*parts: bytes) -> bytes:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.digest()
+
+
+def _canonical_body(body: bytes) -> bytes:
+    """Equal JSON documents fingerprint the same whatever their key order or spacing."""
+    if not body.strip():
+        return b""
+    try:
+        parsed: Any = json.loads(body)
+    except ValueError:
+        return body
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+
+
+async def claim(
+    session: AsyncSession, request: Request, key: str, now: datetime
+) -> Claim | Response:
+    """Take the key for this request, or answer with the saved response of its first use."""
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise errors.InvalidIdempotencyKey(
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters."
+        )
+    credentials = request.headers.get("authorization", "")
+    scope = hashlib.sha256(credentials.encode()).hexdigest()
+    lock_id = int.from_bytes(_digest(scope.encode(), key.encode())[:8], "big", signed=True)
+    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_id)))
+    if not locked:
+        error = errors.IdempotencyRequestInProgress(
+            "The first request with this Idempotency-Key has not finished; retry in a moment."
+        )
+        error.headers["Retry-After"] = "1"
+        raise error
+    body = await request.body()
+    fingerprint = _digest(
+        request.method.encode(), request.url.path.encode(), _canonical_body(body)
+    ).hex()
+    record = await session.get(IdempotencyRecord, (scope, key))
+    if record is not None and record.expires_at <= now:
+        await session.delete(record)
+        record = None
+    if record is None:
+        return Claim(scope=scope, key=key, fingerprint=fingerprint)
+    if record.fingerprint != fingerprint:
+        raise errors.IdempotencyKeyReused(
+            f"This {HEADER} was first used with {record.method} {record.path} and a different "
+            "body; use a new key for a new request."
+        )
+    headers = dict(record.response_headers)
+    headers[REPLAYED_HEADER] = "true"
+    return Response(record.response_body, status_code=record.response_status, headers=headers)
+
+
+async def save(
+    session: AsyncSession,
+    request: Request,
+    claimed: Claim,
+    response: Response,
+    now: datetime,
+    ttl: timedelta,
+) -> None:
+    headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
+    session.add(
+        IdempotencyRecord(
+            scope=claimed.scope,
+            key=claimed.key,
+            fingerprint=claimed.fingerprint,
+            method=request.method,
+            path=request.url.path,
+            response_status=response.status_code,
+            response_headers=headers,
+            response_body=bytes(response.body),
+            expires_at=now + ttl,
+        )
+    )
+    await session.flush()
+
+
+async def purge_expired(session: AsyncSession, now: datetime) -> int:
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

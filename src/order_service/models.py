@@ -1,0 +1,20 @@
+"""Every table, imported in one place for Alembic and the tests."""
+
+from order_service.auth.models import ApiKey
+from order_service.db import Base
+from order_service.events.models import Event
+from order_service.idempotency import IdempotencyRecord
+from order_service.orders.models import LineItem, Order, PaymentTransaction, TimelineEntry
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiKey",
+    "Event",
+    "IdempotencyRecord",
+    "LineItem",
+    "Order",
+    "PaymentTransaction",
+    "TimelineEntry",
+    "metadata",
+]

@@ -1,0 +1,43 @@
+"""ISO 4217 currencies and their minor-unit exponents. Amounts are always integers."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from iso4217 import Currency
+
+# Codes that are not money a shop can charge in (funds codes, metals, testing, "no currency").
+_NOT_CHARGEABLE = frozenset(
+    {"XAU", "XAG", "XPT", "XPD", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA", "XTS", "XXX"}
+)
+
+MAX_UNIT_AMOUNT = 100_000_000_000
+"""Upper bound of one price or amount in minor units: large enough for any real order,
+small enough that 250 lines x 10,000 units never overflow a 64-bit column."""
+
+
+@cache
+def exponent(code: str) -> int:
+    """Number of digits after the decimal separator: 2 for USD, 0 for JPY, 3 for KWD."""
+    value = Currency(code).exponent
+    return int(value) if value is not None else 0
+
+
+def is_chargeable(code: str) -> bool:
+    if code in _NOT_CHARGEABLE:
+        return False
+    try:
+        Currency(code)
+    except ValueError:
+        return False
+    return True
+
+
+def format_amount(amount: int, code: str) -> str:
+    """`1999 USD` → `19.99`, `500 JPY` → `500`, `1500 KWD` → `1.500` (for emails and reports)."""
+    digits = exponent(code)
+    if digits == 0:
+        return str(amount)
+    sign = "-" if amount < 0 else ""
+    whole, minor = divmod(abs(amount), 10**digits)
+    return f"{sign}{whole}.{minor:0{digits}d}"

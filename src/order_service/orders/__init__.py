@@ -1,0 +1,1 @@
+"""Orders: creation, reading, editing, payments, archive and the order timeline."""

@@ -1,0 +1,343 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from order_service import errors
+from order_service.context import (
+    AdminActor,
+    AnyActor,
+    IfMatchDep,
+    NowDep,
+    OpsActor,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+    etag,
+)
+from order_service.orders import repository, service, timeline
+from order_service.orders.examples import CREATE_EXAMPLE, ORDER_EXAMPLE
+from order_service.orders.models import Order
+from order_service.orders.presenter import order_out
+from order_service.orders.schemas import (
+    FinancialStatus,
+    FulfillmentStatus,
+    OrderCreate,
+    OrderList,
+    OrderOut,
+    OrderStatus,
+    OrderUpdate,
+    TimelineList,
+    TransactionCreate,
+    TransactionOut,
+    TransactionResult,
+)
+from order_service.problems import responses
+from order_service.routing import TransactionalRoute
+from order_service.settings import Settings
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=TransactionalRoute)
+
+AUTH = (errors.Unauthenticated, errors.Forbidden)
+MUTATION = (
+    *AUTH,
+    errors.OrderNotFound,
+    errors.PreconditionFailed,
+    errors.InvalidIfMatch,
+    errors.IdempotencyKeyReused,
+    errors.IdempotencyRequestInProgress,
+)
+ORDER_RESPONSE = {"content": {"application/json": {"example": ORDER_EXAMPLE}}}
+
+
+def _send(response: Response, order: Order, now: datetime, settings: Settings) -> OrderOut:
+    response.headers["ETag"] = etag(order.version)
+    return order_out(order, now, settings)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderOut,
+    responses={
+        201: ORDER_RESPONSE,
+        **responses(
+            *AUTH,
+            errors.InvalidOrder,
+            errors.IdempotencyKeyReused,
+            errors.IdempotencyRequestInProgress,
+        ),
+    },
+    description="""
+Records an order placed at checkout. The service computes `subtotal`, `shipping_total`,
+`tax_total`, `discount_total` and `total` from the lines; totals sent by a client are not
+accepted. Amounts are integers in the minor unit of `currency` (cents for USD, yen for JPY,
+fils for KWD).
+
+`payment.status` says what the checkout already did: `paid` records a sale of the total,
+`authorized` an authorisation of it, `pending` (or no `payment`) nothing yet — the payments
+service reports later with `POST /v1/orders/{id}/transactions`.
+
+`processed_at` defaults to now and may be in the past for imported orders; a time more than
+a minute in the future is refused (`invalid_order`). `estimated_dispatch_date` defaults to
+`processed_at` plus `HANDLING_DAYS` business days.
+
+Send an `Idempotency-Key` so a retried checkout never creates two orders: a replay returns
+the first response with `Idempotent-Replayed: true`.
+
+Emits `order.created`. Roles: any.
+""",
+)
+async def create_order(
+    body: Annotated[OrderCreate, Body(openapi_examples=CREATE_EXAMPLE)],
+    response: Response,
+    session: SessionDep,
+    actor: AnyActor,
+    now: NowDep,
+    settings: SettingsDep,
+) -> OrderOut:
+    """Create an order"""
+    order = await service.create_order(session, body, actor, now, settings)
+    response.headers["Location"] = f"/v1/orders/{order.id}"
+    return _send(response, order, now, settings)
+
+
+@router.get(
+    "",
+    response_model=OrderList,
+    responses=responses(*AUTH, errors.InvalidCursor),
+    description="""
+Orders newest first (by `number`), `limit` per page (at most 250). Follow `next_cursor`
+until it is null: orders created meanwhile never shift the pages still to come, so nothing
+is missed or repeated.
+
+Filters combine with AND. `q` matches an order number (`1001` or `#1001`) or a customer
+email (exact or prefix, case-insensitive). Archived orders are left out unless
+`archived=true`, which lists only archived ones. Roles: any.
+""",
+)
+async def list_orders(
+    session: SessionDep,
+    _: AnyActor,
+    page: PageDep,
+    now: NowDep,
+    settings: SettingsDep,
+    status: OrderStatus | None = None,
+    financial_status: FinancialStatus | None = None,
+    fulfillment_status: FulfillmentStatus | None = None,
+    customer_email: Annotated[str | None, Query(max_length=254)] = None,
+    number: Annotated[int | None, Query(ge=1)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
+    created_after: Annotated[datetime | None, Query(description="Inclusive, RFC 3339.")] = None,
+    created_before: Annotated[datetime | None, Query(description="Exclusive, RFC 3339.")] = None,
+    archived: bool = False,
+) -> OrderList:
+    """List orders"""
+    result = await repository.list_orders(
+        session,
+        repository.OrderFilters(
+            status=status,
+            financial_status=financial_status,
+            fulfillment_status=fulfillment_status,
+            customer_email=customer_email,
+            number=number,
+            q=q,
+            created_after=created_after,
+            created_before=created_before,
+            archived=archived,
+        ),
+        limit=page.limit,
+        cursor=page.cursor,
+    )
+    return OrderList(
+        data=[order_out(o, now, settings) for o in result.items], next_cursor=result.next_cursor
+    )
+
+
+@router.get(
+    "/{order_id}",
+    response_model=OrderOut,
+    responses={200: ORDER_RESPONSE, **responses(*AUTH, errors.OrderNotFound)},
+    description="""
+One order with its line items. The `ETag` header carries the order's `version`: send it back
+as `If-Match` on a change to be refused (412) rather than overwrite someone else's change.
+`customer_cancellable_until` tells a storefront whether to show a cancel button. Roles: any.
+""",
+)
+async def get_order(
+    order_id: str,
+    response: Response,
+    session: SessionDep,
+    _: AnyActor,
+    now: NowDep,
+    settings: SettingsDep,
+) -> OrderOut:
+    """Get an order"""
+    return _send(response, await repository.get(session, order_id), now, settings)
+
+
+@router.patch(
+    "/{order_id}",
+    response_model=OrderOut,
+    responses=responses(*MUTATION, errors.OrderFulfillmentStarted, errors.OrderNotOpen),
+    description="""
+Changes `note`, `tags` (replaces the list) or `shipping_address`. The address can change only
+while nothing has entered fulfilment (`order_fulfillment_started` after) and not on a
+cancelled order (`order_not_open`). Fields left out are unchanged. A change bumps `version`,
+lands on the timeline and emits `order.updated`; sending the current values changes nothing.
+Roles: ops, admin.
+""",
+)
+async def update_order(
+    order_id: str,
+    body: OrderUpdate,
+    response: Response,
+    session: SessionDep,
+    actor: OpsActor,
+    if_match: IfMatchDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> OrderOut:
+    """Update an order's note, tags or shipping address"""
+    order = await service.update_order(session, order_id, body, if_match, actor, now, settings)
+    return _send(response, order, now, settings)
+
+
+@router.delete(
+    "/{order_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(
+        *AUTH, errors.OrderNotFound, errors.PreconditionFailed, errors.OrderHasPayments
+    ),
+    description="""
+Deletes an order that never had money authorised or captured (e.g. a test or abandoned
+order). An order with payments is refused with 409 `order_has_payments`: archive it instead,
+so its financial history is kept. Emits `order.deleted` with the order as it was.
+Roles: admin.
+""",
+)
+async def delete_order(
+    order_id: str,
+    session: SessionDep,
+    actor: AdminActor,
+    if_match: IfMatchDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> Response:
+    """Delete an order without payments"""
+    await service.delete_order(session, order_id, if_match, actor, now, settings)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{order_id}/archive",
+    response_model=OrderOut,
+    responses=responses(*MUTATION),
+    description="""
+Archives the order: it leaves the default order list (see `archived=true`) and an open order
+becomes `closed`. Archiving an archived order changes nothing. Emits `order.archived`.
+Roles: ops, admin.
+""",
+)
+async def archive_order(
+    order_id: str,
+    response: Response,
+    session: SessionDep,
+    actor: OpsActor,
+    if_match: IfMatchDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> OrderOut:
+    """Archive an order"""
+    order = await service.archive(session, order_id, if_match, actor, now, settings)
+    return _send(response, order, now, settings)
+
+
+@router.post(
+    "/{order_id}/unarchive",
+    response_model=OrderOut,
+    responses=responses(*MUTATION),
+    description="""
+Brings an archived order back to the default list; a `closed` order becomes `open` again.
+Unarchiving an order that is not archived changes nothing. Emits `order.updated`.
+Roles: ops, admin.
+""",
+)
+async def unarchive_order(
+    order_id: str,
+    response: Response,
+    session: SessionDep,
+    actor: OpsActor,
+    if_match: IfMatchDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> OrderOut:
+    """Unarchive an order"""
+    order = await service.unarchive(session, order_id, if_match, actor, now, settings)
+    return _send(response, order, now, settings)
+
+
+@router.post(
+    "/{order_id}/transactions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransactionResult,
+    responses=responses(*MUTATION, errors.TransactionNotAllowed, errors.TransactionExceedsAmount),
+    description="""
+For the payments service: records what happened at the gateway, and the order's
+`financial_status` follows.
+
+* `authorization` — funds held (`authorized`); `amount` defaults to the rest of the total.
+* `capture` — authorised funds taken (`paid`, or `partially_paid`); defaults to everything
+  still authorised and uncaptured.
+* `sale` — authorised and captured at once.
+* `void` — releases the uncaptured authorisation (`voided` when nothing was captured).
+
+A `status: failure` transaction is recorded on the order and its timeline without changing
+the money. `fee` is the processing fee the gateway kept: it is shown in `total_fees` and
+`net_paid`, and refunds never return it. A capture above what is authorised, or a payment
+above the total, is 422 `transaction_exceeds_amount`; one that does not fit the payment
+state (capture with nothing authorised, void after capture) is 409
+`transaction_not_allowed`. Emits `order.updated` on success. Roles: ops, admin.
+""",
+)
+async def create_transaction(
+    order_id: str,
+    body: TransactionCreate,
+    response: Response,
+    session: SessionDep,
+    actor: OpsActor,
+    if_match: IfMatchDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> TransactionResult:
+    """Record a payment transaction"""
+    transaction, order = await service.record_transaction(
+        session, order_id, body, if_match, actor, now, settings
+    )
+    return TransactionResult(
+        transaction=TransactionOut.model_validate(transaction),
+        order=_send(response, order, now, settings),
+    )
+
+
+@router.get(
+    "/{order_id}/events",
+    response_model=TimelineList,
+    responses=responses(*AUTH, errors.OrderNotFound, errors.InvalidCursor),
+    description="""
+The order's timeline, oldest first: every change — creation, edits, payments, archive,
+cancellation, refunds, fulfilments — with who made it (API key id, name and role, or
+`system`), when, and what changed. Roles: ops, admin.
+""",
+)
+async def order_timeline(
+    order_id: str, session: SessionDep, _: OpsActor, page: PageDep
+) -> TimelineList:
+    """Read an order's timeline"""
+    await repository.get(session, order_id)
+    result = await timeline.list_entries(session, order_id, limit=page.limit, cursor=page.cursor)
+    return TimelineList(
+        data=[timeline.entry_out(e) for e in result.items], next_cursor=result.next_cursor
+    )

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Sequence,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from order_service.db import Base
+
+ORDER_NUMBER_SEQ = Sequence("order_number_seq", start=1001, metadata=Base.metadata)
+
+ORDER_STATUSES = ("open", "cancelled", "closed")
+FINANCIAL_STATUSES = (
+    "pending",
+    "authorized",
+    "partially_paid",
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "voided",
+)
+FULFILLMENT_STATUSES = (
+    "unfulfilled",
+    "in_progress",
+    "partially_fulfilled",
+    "fulfilled",
+    "delivered",
+)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+        CheckConstraint(_in("financial_status", FINANCIAL_STATUSES), name="financial_status"),
+        CheckConstraint(_in("fulfillment_status", FULFILLMENT_STATUSES), name="fulfillment_status"),
+        CheckConstraint(
+            "subtotal >= 0 AND shipping_total >= 0 AND tax_total >= 0 AND discount_total >= 0 "
+            "AND total >= 0 AND total_refunded >= 0 AND total_paid >= 0 "
+            "AND total_authorized >= 0 AND total_fees >= 0",
+            name="money_non_negative",
+        ),
+        CheckConstraint("total_refunded <= total_paid", name="refunded_within_paid"),
+        CheckConstraint("total_paid <= total", name="paid_within_total"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("char_length(currency) = 3", name="currency_code"),
+        Index("ix_orders_customer_email_lower", text("lower(customer_email)")),
+        Index("ix_orders_created_at", "created_at"),
+        Index("ix_orders_status_number", "status", "number"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    number: Mapped[int] = mapped_column(
+        BigInteger, ORDER_NUMBER_SEQ, server_default=ORDER_NUMBER_SEQ.next_value(), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    financial_status: Mapped[str] = mapped_column(String(20), default="pending")
+    fulfillment_status: Mapped[str] = mapped_column(String(20), default="unfulfilled")
+
+    customer_id: Mapped[str | None] = mapped_column(String(255))
+    customer_email: Mapped[str] = mapped_column(String(254))
+    customer_name: Mapped[str | None] = mapped_column(String(255))
+    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    billing_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    currency: Mapped[str] = mapped_column(String(3))
+    taxes_included: Mapped[bool] = mapped_column(Boolean, default=False)
+    shipping_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    tax_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    discounts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+
+    subtotal: Mapped[int] = mapped_column(BigInteger)
+    shipping_total: Mapped[int] = mapped_column(BigInteger)
+    tax_total: Mapped[int] = mapped_column(BigInteger)
+    discount_total: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+    total_authorized: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_fees: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    payment_gateway: Mapped[str | None] = mapped_column(String(100))
+    payment_reference: Mapped[str | None] = mapped_column(String(255))
+
+    note: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
+    source_name: Mapped[str | None] = mapped_column(String(100))
+
+    processed_at: Mapped[datetime]
+    estimated_dispatch_date: Mapped[date | None]
+    delivered_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(String(20))
+    archived_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    line_items: Mapped[list[LineItem]] = relationship(
+        back_populates="order",
+        lazy="raise",
+        order_by="LineItem.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class LineItem(Base):
+    __tablename__ = "line_items"
+    __table_args__ = (
+        CheckConstraint("quantity BETWEEN 1 AND 10000", name="quantity_range"),
+        CheckConstraint("unit_price >= 0", name="unit_price_non_negative"),
+        CheckConstraint(
+            "fulfilled_quantity BETWEEN 0 AND quantity", name="fulfilled_within_quantity"
+        ),
+        CheckConstraint(
+            "refunded_quantity BETWEEN 0 AND quantity", name="refunded_within_quantity"
+        ),
+        CheckConstraint(
+            "restocked_quantity BETWEEN 0 AND quantity", name="restocked_within_quantity"
+        ),
+        Index("ix_line_items_order_id_position", "order_id", "position"),
+        Index("ix_line_items_sku", "sku"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(255))
+    variant_title: Mapped[str | None] = mapped_column(String(255))
+    product_id: Mapped[str | None] = mapped_column(String(255))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    refundable: Mapped[bool] = mapped_column(Boolean, default=True)
+    requires_shipping: Mapped[bool] = mapped_column(Boolean, default=True)
+    fulfilled_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    restocked_quantity: Mapped[int] = mapped_column(Integer, default=0)
+
+    order: Mapped[Order] = relationship(back_populates="line_items", lazy="raise")
+
+
+class PaymentTransaction(Base):
+    __tablename__ = "transactions"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('authorization', 'capture', 'sale', 'void', 'refund')", name="kind"
+        ),
+        CheckConstraint("status IN ('success', 'failure')", name="status"),
+        CheckConstraint("amount >= 0 AND fee >= 0", name="money_non_negative"),
+        Index("ix_transactions_order_id_created_at", "order_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    gateway: Mapped[str | None] = mapped_column(String(100))
+    reference: Mapped[str | None] = mapped_column(String(255))
+    error_message: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class TimelineEntry(Base):
+    """One line of an order's history: what changed, who did it, when."""
+
+    __tablename__ = "order_timeline"
+    __table_args__ = (Index("ix_order_timeline_order_id_id", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(String(1000))
+    actor_type: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[str | None] = mapped_column(String(40))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

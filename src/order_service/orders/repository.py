@@ -1,0 +1,86 @@
+"""Every query on orders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from order_service import errors
+from order_service.orders.models import Order
+from order_service.pagination import Page, decode_cursor, fetch_page
+
+
+async def get(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order:
+    """The order with its line items; `lock` takes the row lock every mutation starts with."""
+    query = select(Order).where(Order.id == order_id).options(selectinload(Order.line_items))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    order = await session.scalar(query)
+    if order is None:
+        raise errors.OrderNotFound(f"No order with id {order_id}.")
+    return order
+
+
+@dataclass(slots=True, kw_only=True)
+class OrderFilters:
+    status: str | None = None
+    financial_status: str | None = None
+    fulfillment_status: str | None = None
+    customer_email: str | None = None
+    number: int | None = None
+    q: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    archived: bool = False
+
+
+def _filtered(filters: OrderFilters) -> Select[Any]:
+    query = select(Order)
+    if filters.status:
+        query = query.where(Order.status == filters.status)
+    if filters.financial_status:
+        query = query.where(Order.financial_status == filters.financial_status)
+    if filters.fulfillment_status:
+        query = query.where(Order.fulfillment_status == filters.fulfillment_status)
+    if filters.customer_email:
+        query = query.where(func.lower(Order.customer_email) == filters.customer_email.lower())
+    if filters.number is not None:
+        query = query.where(Order.number == filters.number)
+    if filters.q:
+        term = filters.q.strip().removeprefix("#")
+        if term.isdigit():
+            query = query.where(Order.number == int(term))
+        else:
+            escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(
+                or_(
+                    func.lower(Order.customer_email) == term.lower(),
+                    func.lower(Order.customer_email).like(escaped + "%", escape="\\"),
+                )
+            )
+    if filters.created_after:
+        query = query.where(Order.created_at >= filters.created_after)
+    if filters.created_before:
+        query = query.where(Order.created_at < filters.created_before)
+    if filters.archived:
+        query = query.where(Order.archived_at.is_not(None))
+    else:
+        query = query.where(Order.archived_at.is_(None))
+    return query
+
+
+async def list_orders(
+    session: AsyncSession, filters: OrderFilters, *, limit: int, cursor: str | None
+) -> Page[Order]:
+    """Newest first by order number; the cursor is the last number seen, so orders created
+    while a client pages through never shift the pages it has yet to read."""
+    query = _filtered(filters).order_by(Order.number.desc()).options(selectinload(Order.line_items))
+    if cursor:
+        (before,) = decode_cursor(cursor, 1)
+        query = query.where(Order.number < int(before))
+    return await fetch_page(session, query, limit, lambda o: o.number)

@@ -1,0 +1,404 @@
+"""Order use cases. Each takes the request's session first and only flushes: the route
+commits the change, its timeline entry and its outbox event together."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_service import errors
+from order_service.auth.service import Actor
+from order_service.events import service as events
+from order_service.ids import new_id
+from order_service.orders import policy, repository, timeline
+from order_service.orders.models import LineItem, Order, PaymentTransaction
+from order_service.orders.presenter import order_out
+from order_service.orders.schemas import (
+    OrderCreate,
+    OrderUpdate,
+    PaymentStatus,
+    TransactionCreate,
+    TransactionKind,
+)
+from order_service.settings import Settings
+
+CLOCK_SKEW = timedelta(seconds=60)
+"""How far ahead of our clock a client's `processed_at` may be and still count as now."""
+
+
+def _invalid(field: str, message: str) -> errors.DomainError:
+    return errors.InvalidOrder(
+        f"{field}: {message}", errors=[{"field": field, "message": message, "type": "value_error"}]
+    )
+
+
+def check_version(order: Order, expected: int | None) -> None:
+    if expected is not None and expected != order.version:
+        raise errors.PreconditionFailed(
+            f"The order is at version {order.version}, not {expected}: reload it and retry.",
+            current_version=order.version,
+        )
+
+
+def touch(order: Order, now: datetime) -> None:
+    order.version += 1
+    order.updated_at = now
+
+
+def event_data(order: Order, now: datetime, settings: Settings, **extra: Any) -> dict[str, Any]:
+    """The payload of an order event: the whole order (with its `version`, so receivers can
+    drop stale updates) and the support contact a customer email needs."""
+    return {
+        "order": order_out(order, now, settings).model_dump(mode="json"),
+        "support": {"email": settings.support_email, "url": settings.support_url},
+        **extra,
+    }
+
+
+async def publish(
+    session: AsyncSession,
+    type_: str,
+    order: Order,
+    now: datetime,
+    settings: Settings,
+    **extra: Any,
+) -> None:
+    await events.emit(
+        session, type_, order_id=order.id, data=event_data(order, now, settings, **extra), now=now
+    )
+
+
+async def create_order(
+    session: AsyncSession, body: OrderCreate, actor: Actor, now: datetime, settings: Settings
+) -> Order:
+    processed_at = body.processed_at or now
+    if processed_at > now + CLOCK_SKEW:
+        raise _invalid("processed_at", "must not be in the future")
+    processed_at = min(processed_at, now)
+    totals = policy.compute_totals(
+        ((li.quantity, li.unit_price) for li in body.line_items),
+        (s.price for s in body.shipping_lines),
+        (t.amount for t in body.tax_lines),
+        (d.amount for d in body.discounts),
+        taxes_included=body.taxes_included,
+    )
+    if totals.total < 0:
+        raise _invalid("discounts", "discounts exceed the order's subtotal and shipping")
+
+    order_id = new_id("ord")
+    order = Order(
+        id=order_id,
+        status="open",
+        financial_status="pending",
+        fulfillment_status="unfulfilled",
+        customer_id=body.customer.id,
+        customer_email=str(body.customer.email),
+        customer_name=body.customer.name,
+        shipping_address=body.shipping_address.model_dump() if body.shipping_address else None,
+        billing_address=body.billing_address.model_dump() if body.billing_address else None,
+        currency=body.currency,
+        taxes_included=body.taxes_included,
+        shipping_lines=[s.model_dump() for s in body.shipping_lines],
+        tax_lines=[t.model_dump() for t in body.tax_lines],
+        discounts=[d.model_dump() for d in body.discounts],
+        subtotal=totals.subtotal,
+        shipping_total=totals.shipping_total,
+        tax_total=totals.tax_total,
+        discount_total=totals.discount_total,
+        total=totals.total,
+        total_authorized=0,
+        total_paid=0,
+        total_refunded=0,
+        total_fees=0,
+        payment_gateway=body.payment.gateway if body.payment else None,
+        payment_reference=body.payment.reference if body.payment else None,
+        note=body.note,
+        tags=body.tags,
+        source_name=body.source_name,
+        processed_at=processed_at,
+        estimated_dispatch_date=body.estimated_dispatch_date
+        or policy.estimated_dispatch_date(processed_at, settings.handling_days),
+        version=1,
+        created_at=now,
+        updated_at=now,
+        line_items=[
+            LineItem(
+                id=new_id("li"),
+                order_id=order_id,
+                position=position,
+                sku=li.sku,
+                title=li.title,
+                variant_title=li.variant_title,
+                product_id=li.product_id,
+                quantity=li.quantity,
+                unit_price=li.unit_price,
+                refundable=li.refundable,
+                requires_shipping=li.requires_shipping,
+                fulfilled_quantity=0,
+                refunded_quantity=0,
+                restocked_quantity=0,
+            )
+            for position, li in enumerate(body.line_items)
+        ],
+    )
+    if body.payment and body.payment.status is not PaymentStatus.pending:
+        kind = "sale" if body.payment.status is PaymentStatus.paid else "authorization"
+        _apply_payment(order, kind, totals.total, body.payment.fee or 0)
+        session.add(
+            PaymentTransaction(
+                id=new_id("txn"),
+                order_id=order_id,
+                kind=kind,
+                status="success",
+                amount=totals.total,
+                fee=body.payment.fee or 0,
+                currency=body.currency,
+                gateway=body.payment.gateway,
+                reference=body.payment.reference,
+                created_at=now,
+            )
+        )
+    session.add(order)
+    await session.flush()
+    timeline.record(
+        session,
+        order_id,
+        "order.created",
+        f"Order placed: {len(body.line_items)} line(s), total {totals.total} {body.currency}.",
+        actor,
+        now,
+        {"total": totals.total, "financial_status": order.financial_status},
+    )
+    await publish(session, "order.created", order, now, settings)
+    return order
+
+
+def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> None:
+    current = order.financial_status
+    if kind == "authorization":
+        order.total_authorized += amount
+    elif kind == "sale":
+        order.total_authorized += amount
+        order.total_paid += amount
+        current = "paid"
+    elif kind == "capture":
+        order.total_paid += amount
+        current = "paid"
+    elif kind == "void":
+        order.total_authorized = order.total_paid
+        if order.total_paid == 0:
+            current = "voided"
+    order.total_fees += fee
+    order.financial_status = policy.financial_status(
+        total=order.total,
+        authorized=order.total_authorized,
+        paid=order.total_paid,
+        refunded=order.total_refunded,
+        current=current,
+    )
+
+
+def _transaction_amount(order: Order, body: TransactionCreate) -> int:
+    """Check a successful transaction against the order's money and return its amount."""
+    uncaptured = order.total_authorized - order.total_paid
+    match body.kind:
+        case TransactionKind.authorization:
+            if order.total_paid > 0:
+                raise errors.TransactionNotAllowed(
+                    "The order is already (partly) paid: record a capture or sale instead."
+                )
+            room = order.total - order.total_authorized
+        case TransactionKind.sale:
+            room = order.total - order.total_paid
+        case TransactionKind.capture:
+            if uncaptured <= 0:
+                raise errors.TransactionNotAllowed(
+                    "Nothing is authorised and uncaptured: record an authorization or a sale."
+                )
+            room = uncaptured
+        case TransactionKind.void:
+            if uncaptured <= 0:
+                raise errors.TransactionNotAllowed("There is no uncaptured authorisation to void.")
+            return uncaptured
+    amount = room if body.amount is None else body.amount
+    if amount > room:
+        raise errors.TransactionExceedsAmount(
+            f"A {body.kind.value} of {amount} exceeds the {room} {order.currency} "
+            "the order allows.",
+            allowed=room,
+        )
+    if amount == 0 and order.total > 0:
+        raise errors.TransactionNotAllowed(
+            f"Nothing is left to {body.kind.value}: the order is fully covered."
+        )
+    return amount
+
+
+async def record_transaction(
+    session: AsyncSession,
+    order_id: str,
+    body: TransactionCreate,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> tuple[PaymentTransaction, Order]:
+    order = await repository.get(session, order_id, lock=True)
+    check_version(order, if_match)
+    succeeded = body.status == "success"
+    amount = _transaction_amount(order, body) if succeeded else (body.amount or 0)
+    transaction = PaymentTransaction(
+        id=new_id("txn"),
+        order_id=order.id,
+        kind=body.kind.value,
+        status=body.status,
+        amount=amount,
+        fee=body.fee or 0,
+        currency=order.currency,
+        gateway=body.gateway or order.payment_gateway,
+        reference=body.reference,
+        error_message=body.error_message,
+        created_at=now,
+    )
+    session.add(transaction)
+    before = order.financial_status
+    if succeeded:
+        _apply_payment(order, body.kind.value, amount, body.fee or 0)
+        if body.gateway and not order.payment_gateway:
+            order.payment_gateway = body.gateway
+        touch(order, now)
+    timeline.record(
+        session,
+        order.id,
+        f"transaction.{body.kind.value}",
+        f"Payment {body.kind.value} of {amount} {order.currency} "
+        + ("succeeded." if succeeded else f"failed: {body.error_message or 'no reason given'}."),
+        actor,
+        now,
+        {
+            "transaction_id": transaction.id,
+            "status": body.status,
+            "amount": amount,
+            "fee": body.fee or 0,
+            "financial_status": {"from": before, "to": order.financial_status},
+        },
+    )
+    if succeeded:
+        await publish(session, "order.updated", order, now, settings, changes=["financial_status"])
+    await session.flush()
+    return transaction, order
+
+
+async def update_order(
+    session: AsyncSession,
+    order_id: str,
+    body: OrderUpdate,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> Order:
+    order = await repository.get(session, order_id, lock=True)
+    check_version(order, if_match)
+    changes: dict[str, dict[str, Any]] = {}
+    fields = body.model_fields_set
+    if "note" in fields and body.note != order.note:
+        changes["note"] = {"from": order.note, "to": body.note}
+        order.note = body.note
+    if "tags" in fields and (body.tags or []) != list(order.tags):
+        changes["tags"] = {"from": list(order.tags), "to": body.tags or []}
+        order.tags = body.tags or []
+    if "shipping_address" in fields:
+        address = body.shipping_address.model_dump() if body.shipping_address else None
+        if address != order.shipping_address:
+            if order.status == "cancelled":
+                raise errors.OrderNotOpen("A cancelled order's address cannot change.")
+            if order.fulfillment_status != "unfulfilled":
+                raise errors.OrderFulfillmentStarted(
+                    "Fulfilment has started; change the address with the carrier instead."
+                )
+            changes["shipping_address"] = {"from": order.shipping_address, "to": address}
+            order.shipping_address = address
+    if not changes:
+        return order
+    touch(order, now)
+    timeline.record(
+        session,
+        order.id,
+        "order.updated",
+        f"Updated {', '.join(changes)}.",
+        actor,
+        now,
+        {"changes": changes},
+    )
+    await publish(session, "order.updated", order, now, settings, changes=sorted(changes))
+    await session.flush()
+    return order
+
+
+async def archive(
+    session: AsyncSession,
+    order_id: str,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> Order:
+    order = await repository.get(session, order_id, lock=True)
+    check_version(order, if_match)
+    if order.archived_at is not None:
+        return order
+    order.archived_at = now
+    if order.status == "open":
+        order.status = "closed"
+        order.closed_at = now
+    touch(order, now)
+    timeline.record(session, order.id, "order.archived", "Archived.", actor, now)
+    await publish(session, "order.archived", order, now, settings)
+    await session.flush()
+    return order
+
+
+async def unarchive(
+    session: AsyncSession,
+    order_id: str,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> Order:
+    order = await repository.get(session, order_id, lock=True)
+    check_version(order, if_match)
+    if order.archived_at is None:
+        return order
+    order.archived_at = None
+    if order.status == "closed":
+        order.status = "open"
+        order.closed_at = None
+    touch(order, now)
+    timeline.record(session, order.id, "order.unarchived", "Unarchived.", actor, now)
+    await publish(session, "order.updated", order, now, settings, changes=["archived_at"])
+    await session.flush()
+    return order
+
+
+async def delete_order(
+    session: AsyncSession,
+    order_id: str,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    order = await repository.get(session, order_id, lock=True)
+    check_version(order, if_match)
+    if order.total_paid > 0 or order.total_authorized > 0:
+        raise errors.OrderHasPayments(
+            f"Order #{order.number} has payments authorised or captured; archive it instead.",
+        )
+    data = event_data(order, now, settings, deleted_by={"name": actor.name, "role": actor.role})
+    await session.execute(delete(Order).where(Order.id == order.id))
+    await events.emit(session, "order.deleted", order_id=order.id, data=data, now=now)

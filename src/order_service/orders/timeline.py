@@ -1,0 +1,68 @@
+"""The order timeline: every change, who made it, when and what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_service.auth.service import SYSTEM, Actor
+from order_service.orders.models import TimelineEntry
+from order_service.orders.schemas import ActorOut, TimelineEntryOut
+from order_service.pagination import Page, decode_cursor, fetch_page
+
+
+def record(
+    session: AsyncSession,
+    order_id: str,
+    action: str,
+    message: str,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> None:
+    system = actor is SYSTEM
+    session.add(
+        TimelineEntry(
+            order_id=order_id,
+            action=action,
+            message=message,
+            actor_type="system" if system else "api_key",
+            actor_id=None if system else actor.id,
+            actor_name=actor.name,
+            actor_role=None if system else actor.role.value,
+            data=data or {},
+            created_at=now,
+        )
+    )
+
+
+async def list_entries(
+    session: AsyncSession, order_id: str, *, limit: int, cursor: str | None
+) -> Page[TimelineEntry]:
+    query = (
+        select(TimelineEntry).where(TimelineEntry.order_id == order_id).order_by(TimelineEntry.id)
+    )
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        query = query.where(TimelineEntry.id > int(after))
+    return await fetch_page(session, query, limit, lambda e: e.id)
+
+
+def entry_out(entry: TimelineEntry) -> TimelineEntryOut:
+    return TimelineEntryOut(
+        id=entry.id,
+        order_id=entry.order_id,
+        action=entry.action,
+        message=entry.message,
+        actor=ActorOut(
+            type=entry.actor_type,
+            id=entry.actor_id,
+            name=entry.actor_name,
+            role=entry.actor_role,
+        ),
+        data=entry.data,
+        created_at=entry.created_at,
+    )

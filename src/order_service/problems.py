@@ -1,0 +1,210 @@
+"""Rendering of every failure as an RFC 9457 problem with a stable `code`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from order_service import errors
+from order_service.errors import PROBLEM_TYPE_BASE, DomainError
+
+log = logging.getLogger("order_service.problems")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str = Field(
+        description="Dotted path of the invalid field, e.g. `line_items.0.quantity`."
+    )
+    message: str
+    type: str = Field(description="Machine-readable kind of failure, e.g. `missing`.")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(examples=[PROBLEM_TYPE_BASE + "order_not_found"])
+    title: str = Field(examples=["Order not found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["No order with id ord_01jd0000000000000000000000"])
+    code: str = Field(
+        description="Stable machine-readable error code; switch on this, not on `title`.",
+        examples=["order_not_found"],
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="For 422 validation problems: one entry per invalid field."
+    )
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ProblemResponse:
+    body = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def responses(*errs: type[DomainError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the domain errors an operation can return."""
+    by_status: dict[int, list[type[DomainError]]] = {}
+    for err in errs:
+        by_status.setdefault(err.status, []).append(err)
+    out: dict[int | str, dict[str, Any]] = {}
+    for status, group in sorted(by_status.items()):
+        codes = ", ".join(f"`{e.code}`" for e in group)
+        examples = {
+            e.code: {
+                "summary": e.title,
+                "value": {
+                    "type": PROBLEM_TYPE_BASE + e.code,
+                    "title": e.title,
+                    "status": e.status,
+                    "detail": e.title + ".",
+                    "code": e.code,
+                },
+            }
+            for e in group
+        }
+        out[status] = {
+            "model": Problem,
+            "description": f"Problem with code {codes}.",
+            "content": {PROBLEM_MEDIA_TYPE: {"examples": examples}},
+        }
+    return out
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthenticated", "Missing or unknown API key"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    413: ("payload_too_large", "Request body too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:] if len(parts) > 1 else parts
+    return ".".join(parts)
+
+
+async def _domain_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, DomainError)
+    return ProblemResponse(exc.to_problem(), status_code=exc.status, headers=exc.headers or None)
+
+
+async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    raw = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in raw):
+        return problem_response(
+            400, "invalid_json", "Malformed JSON body", "The request body is not valid JSON."
+        )
+    field_errors = [
+        {
+            "field": _field_path(tuple(e.get("loc", ()))),
+            "message": str(e.get("msg", "invalid")),
+            "type": str(e.get("type", "invalid")),
+        }
+        for e in raw
+    ]
+    detail = "; ".join(f"{fe['field'] or 'body'}: {fe['message']}" for fe in field_errors[:5])
+    return problem_response(422, "validation_error", "Invalid request", detail, errors=field_errors)
+
+
+async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(exc.status_code, code, title, detail, headers=headers)
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | ConnectionError | PoolTimeoutError | OperationalError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    name = type(getattr(exc, "orig", None) or exc).__name__
+    return name in {
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+        "InterfaceError",
+        "AdminShutdownError",
+        "TooManyConnectionsError",
+        "ConnectionFailureError",
+    }
+
+
+async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
+    if isinstance(exc, IntegrityError):
+        log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(
+            409,
+            "conflict",
+            "Conflict",
+            "The change conflicts with the current state of the resource; reload and retry.",
+        )
+    if _is_unavailable(exc):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            "service_unavailable",
+            "Service temporarily unavailable",
+            "The database is unreachable; retry shortly (with the same Idempotency-Key).",
+            headers={"Retry-After": "2"},
+        )
+    return await _unexpected(request, exc)
+
+
+async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    if _is_unavailable(exc):
+        return await _database_error(request, exc)
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        "internal_error",
+        "Internal server error",
+        "An unexpected error occurred; it has been logged with the request id.",
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeoutError, _database_error)
+    app.add_exception_handler(OSError, _database_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+__all__ = ["Problem", "ProblemResponse", "errors", "install", "problem_response", "responses"]

@@ -1,0 +1,115 @@
+"""Every setting of the service, read from `ORDER_SERVICE_*` environment variables."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Seconds (`3600`, `1.5`) or an ISO 8601 duration (`PT1H`, `P30D`, `P1DT12H`)."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    text = str(value).strip()
+    try:
+        return timedelta(seconds=float(text))
+    except ValueError:
+        pass
+    match = _ISO_DURATION.match(text.upper())
+    if match is None or text.upper() in {"P", "PT"} or text.upper().endswith("T"):
+        raise ValueError(f"{value!r} is neither seconds nor an ISO 8601 duration such as PT30M")
+    parts = {name: float(number) for name, number in match.groupdict().items() if number}
+    return timedelta(**parts)
+
+
+def _format_duration(value: timedelta) -> str:
+    return f"PT{int(value.total_seconds())}S"
+
+
+Duration = Annotated[
+    timedelta, BeforeValidator(parse_duration), PlainSerializer(_format_duration, return_type=str)
+]
+
+
+def _parse_schedule(value: Any) -> list[timedelta]:
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    return [parse_duration(part) for part in value]
+
+
+RetrySchedule = Annotated[list[timedelta], NoDecode, BeforeValidator(_parse_schedule)]
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDER_SERVICE_", extra="ignore")
+
+    env: Environment = Environment.development
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg://… URL. Unset in development: an embedded "
+        "PostgreSQL is started with its data under DATA_DIR.",
+    )
+    data_dir: str = ".data"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    admin_api_key: str | None = Field(default=None, min_length=24)
+
+    customer_cancel_window: Duration = timedelta(hours=1)
+    refund_window: Duration = timedelta(days=30)
+    handling_days: int = Field(default=2, ge=0, le=60)
+    follow_up_delay: Duration = timedelta(days=7)
+    follow_up_discount_code: str | None = None
+    review_url: str | None = None
+    support_email: str = "support@example.com"
+    support_url: str = "https://example.com/support"
+
+    webhook_allow_private_targets: bool = False
+    webhook_retry_schedule: RetrySchedule = Field(
+        default_factory=lambda: [
+            parse_duration(v) for v in ("5", "PT5M", "PT30M", "PT2H", "PT5H", "PT10H", "PT10H")
+        ]
+    )
+    webhook_timeout: Duration = timedelta(seconds=15)
+
+    idempotency_ttl: Duration = timedelta(hours=24)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env is Environment.production:
+            if not self.database_url:
+                raise ValueError("ORDER_SERVICE_DATABASE_URL is required in production")
+            if self.webhook_allow_private_targets:
+                raise ValueError(
+                    "ORDER_SERVICE_WEBHOOK_ALLOW_PRIVATE_TARGETS must stay false in production: "
+                    "it would let webhook URLs reach internal services"
+                )
+        if self.idempotency_ttl < timedelta(hours=24):
+            raise ValueError("ORDER_SERVICE_IDEMPOTENCY_TTL must be at least 24 hours")
+        if not self.webhook_retry_schedule:
+            raise ValueError("ORDER_SERVICE_WEBHOOK_RETRY_SCHEDULE needs at least one duration")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import httpx
+
+from tests.factories import create_order
+
+
+async def test_timeline_records_every_change_with_the_actor(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    order = await create_order(client, storefront, payment={"status": "authorized"})
+    url = f"/v1/orders/{order['id']}"
+    await client.patch(url, json={"note": "call first"}, headers=ops)
+    await client.post(f"{url}/transactions", json={"kind": "capture"}, headers=ops)
+    await client.post(f"{url}/archive", headers=ops)
+    await client.post(f"{url}/unarchive", headers=ops)
+
+    entries = (await client.get(f"{url}/events", headers=ops)).json()["data"]
+    assert [e["action"] for e in entries] == [
+        "order.created",
+        "order.updated",
+        "transaction.capture",
+        "order.archived",
+        "order.unarchived",
+    ]
+    assert entries[0]["actor"] == {
+        "type": "api_key",
+        "id": entries[0]["actor"]["id"],
+        "name": "storefront key",
+        "role": "storefront",
+    }
+    assert entries[1]["actor"]["name"] == "ops key"
+    assert entries[1]["data"]["changes"]["note"] == {"from": None, "to": "call first"}
+    assert entries[2]["data"]["financial_status"] == {"from": "authorized", "to": "paid"}
+
+    page = (await client.get(f"{url}/events", params={"limit": 2}, headers=ops)).json()
+    rest = (
+        await client.get(f"{url}/events", params={"cursor": page["next_cursor"]}, headers=ops)
+    ).json()
+    assert [e["id"] for e in page["data"] + rest["data"]] == [e["id"] for e in entries]
+
+
+async def test_every_change_writes_an_outbox_event(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    order = await create_order(client, storefront)
+    url = f"/v1/orders/{order['id']}"
+    await client.patch(url, json={"tags": ["a"]}, headers=ops)
+    await client.post(f"{url}/archive", headers=ops)
+    events = (await client.get("/v1/events", params={"order_id": order["id"]}, headers=ops)).json()
+    types = [e["type"] for e in events["data"]]
+    assert types == ["order.archived", "order.updated", "order.created"]
+    created = events["data"][-1]
+    assert created["data"]["order"]["id"] == order["id"]
+    assert created["data"]["order"]["version"] == 1
+    assert created["data"]["order"]["line_items"][0]["sku"] == "TEE-M"
+    assert created["data"]["order"]["estimated_dispatch_date"] == order["estimated_dispatch_date"]
+    assert created["data"]["support"]["email"]
+    assert events["data"][0]["data"]["order"]["version"] == 3
+    one = await client.get(f"/v1/events/{created['id']}", headers=ops)
+    assert one.json() == created
+    assert (await client.get("/v1/events/evt_missing", headers=ops)).status_code == 404
+    filtered = (
+        await client.get("/v1/events", params={"type": "order.created"}, headers=ops)
+    ).json()
+    assert [e["id"] for e in filtered["data"]] == [created["id"]]
+
+
+async def test_a_refused_change_writes_nothing(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    order = await create_order(client, storefront)
+    url = f"/v1/orders/{order['id']}"
+    await client.patch(url, json={"note": "x"}, headers={**ops, "If-Match": '"9"'})
+    assert len((await client.get(f"{url}/events", headers=ops)).json()["data"]) == 1
+    events = (await client.get("/v1/events", headers=ops)).json()["data"]
+    assert len(events) == 1

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from tests.factories import create_order
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["migration"] == ready.json()["expected"]
+
+
+async def test_request_id_is_echoed_or_assigned(client: httpx.AsyncClient) -> None:
+    given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    assigned = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert len(assigned.headers["x-request-id"]) == 32
+
+
+async def test_one_log_line_per_request_without_the_key(
+    client: httpx.AsyncClient, storefront: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="order_service.http")
+    await create_order(client, storefront)
+    lines = [r for r in caplog.records if r.name == "order_service.http"]
+    assert len(lines) == 1
+    record = lines[0]
+    assert record.__dict__["route"] == "/v1/orders"
+    assert record.__dict__["status"] == 201
+    assert record.__dict__["actor"]["role"] == "storefront"
+    key = storefront["Authorization"].split()[1]
+    assert key not in caplog.text
+
+
+async def test_unknown_route_and_method_are_problems(
+    client: httpx.AsyncClient, storefront: dict[str, str]
+) -> None:
+    missing = await client.get("/v1/nothing", headers=storefront)
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"
+    wrong = await client.put("/v1/orders", headers=storefront)
+    assert wrong.status_code == 405
+    assert wrong.json()["code"] == "method_not_allowed"
+
+
+async def test_metrics_count_requests(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    text = (await client.get("/metrics")).text
+    assert 'order_service_http_requests_total{method="GET",route="/healthz",status="200"}' in text
