@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from order_service import __version__, health, problems
+from order_service import __version__, health, logs, problems, worker
 from order_service.auth.endpoints import router as api_keys_router
 from order_service.context import Clock, Services, utcnow
 from order_service.db import create_engine, create_sessionmaker
@@ -45,17 +46,28 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Clock = utcnow, run_worker: bool = False
+) -> FastAPI:
+    """The app. `run_worker` runs the background tasks (webhook delivery, schedules) inside
+    this process for as long as it serves; `serve` turns it on unless `--without-worker`."""
     settings = settings or get_settings()
     if not settings.database_url:
         raise RuntimeError("ORDER_SERVICE_DATABASE_URL is not set")
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        background = (
+            asyncio.create_task(worker.run_tasks(app.state.services, stop)) if run_worker else None
+        )
         try:
             yield
         finally:
+            stop.set()
+            if background is not None:
+                await background
             await engine.dispose()
 
     app = FastAPI(
@@ -79,9 +91,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` in every worker process."""
-    from order_service import logs
-
+    """Factory for `uvicorn --factory` in every API process."""
     settings = get_settings()
     logs.configure(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, run_worker=settings.in_process_worker)

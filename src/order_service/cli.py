@@ -71,6 +71,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
             f"  Admin key: {dev_key}   (development only; kept in {settings.data_dir})", flush=True
         )
     print(flush=True)
+    if args.without_worker:
+        os.environ["ORDER_SERVICE_IN_PROCESS_WORKER"] = "false"
     uvicorn.run(
         "order_service.app:create_app_from_env",
         factory=True,
@@ -81,6 +83,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
         access_log=False,
         timeout_graceful_shutdown=20,
     )
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from order_service.worker import run_worker
+
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    url, _ = _database_url(settings)
+    asyncio.run(run_worker(settings.model_copy(update={"database_url": url})))
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -137,7 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="API processes")
+    serve.add_argument(
+        "--without-worker",
+        action="store_true",
+        help="do not run webhook delivery and schedules in the API processes "
+        "(run `order-service worker` instead)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker", help="run background work: webhook delivery, scheduled events, clean-up"
+    )
+    worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head")

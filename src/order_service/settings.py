@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     idempotency_ttl: Duration = timedelta(hours=24)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
+    in_process_worker: bool = Field(
+        default=True,
+        description="Run the background tasks inside each API process (`serve`); "
+        "`serve --without-worker` turns it off when dedicated `worker` processes run.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
