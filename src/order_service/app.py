@@ -11,12 +11,14 @@ from fastapi.routing import APIRoute
 
 from order_service import __version__, health, logs, problems, worker
 from order_service.auth.endpoints import router as api_keys_router
+from order_service.cancellations.endpoints import router as cancellations_router
 from order_service.context import Clock, Services, utcnow
 from order_service.db import create_engine, create_sessionmaker
 from order_service.events.endpoints import router as events_router
 from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from order_service.migrations import head
 from order_service.orders.endpoints import router as orders_router
+from order_service.refunds.endpoints import router as refunds_router
 from order_service.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -36,6 +38,15 @@ through `If-Match`; lists are cursor-paginated (`limit` ≤ 250, `next_cursor`).
 
 TAGS = [
     {"name": "orders", "description": "Create, read, edit, pay, archive and delete orders."},
+    {
+        "name": "cancellation",
+        "description": "Customer self-cancellation inside the window, merchant cancellation "
+        "before shipping, and what cancelling does.",
+    },
+    {
+        "name": "refunds",
+        "description": "The refund eligibility policy, previews, refunds and their settlement.",
+    },
     {"name": "events", "description": "Everything the service emitted (the webhook outbox)."},
     {"name": "api keys", "description": "Issue, list and revoke API keys (admin)."},
     {"name": "operations", "description": "Health, readiness and metrics."},
@@ -83,7 +94,14 @@ def create_app(
     )
     app.state.migration_head = head()
     problems.install(app)
-    for router in (orders_router, api_keys_router, events_router, health.router):
+    for router in (
+        orders_router,
+        cancellations_router,
+        refunds_router,
+        api_keys_router,
+        events_router,
+        health.router,
+    ):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -35,6 +35,11 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK that `column` holds one of `values`."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
 def async_url(url: str) -> str:
     """Accept `postgresql://` and `postgres://` URLs and use the asyncpg driver for them."""
     parsed = make_url(url)

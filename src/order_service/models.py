@@ -5,6 +5,7 @@ from order_service.db import Base
 from order_service.events.models import Event
 from order_service.idempotency import IdempotencyRecord
 from order_service.orders.models import LineItem, Order, PaymentTransaction, TimelineEntry
+from order_service.refunds.models import Refund, RefundLineItem
 
 metadata = Base.metadata
 
@@ -15,6 +16,8 @@ __all__ = [
     "LineItem",
     "Order",
     "PaymentTransaction",
+    "Refund",
+    "RefundLineItem",
     "TimelineEntry",
     "metadata",
 ]

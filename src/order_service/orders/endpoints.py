@@ -29,6 +29,7 @@ from order_service.orders.schemas import (
     OrderOut,
     OrderStatus,
     OrderUpdate,
+    ReorderRequest,
     TimelineList,
     TransactionCreate,
     TransactionOut,
@@ -341,3 +342,37 @@ async def order_timeline(
     return TimelineList(
         data=[timeline.entry_out(e) for e in result.items], next_cursor=result.next_cursor
     )
+
+
+@router.post(
+    "/{order_id}/reorder",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderOut,
+    responses=responses(
+        *AUTH,
+        errors.OrderNotFound,
+        errors.IdempotencyKeyReused,
+        errors.IdempotencyRequestInProgress,
+    ),
+    description="""
+Creates a new open order with the same customer, items, prices, addresses, shipping, taxes
+and discounts — typically after an accidental cancellation, to turn it back into a sale. The
+new order shows `reordered_from_id`; the original lists it in `reorder_ids`. Payment starts
+`pending` unless `payment` is given. Emits `order.created` (new) and `order.updated`
+(original). Send an `Idempotency-Key`: a retried reorder must not create two orders.
+Roles: any.
+""",
+)
+async def reorder(
+    order_id: str,
+    response: Response,
+    session: SessionDep,
+    actor: AnyActor,
+    now: NowDep,
+    settings: SettingsDep,
+    body: ReorderRequest | None = None,
+) -> OrderOut:
+    """Reorder: a new order with the same items"""
+    order = await service.reorder(session, order_id, body or ReorderRequest(), actor, now, settings)
+    response.headers["Location"] = f"/v1/orders/{order.id}"
+    return _send(response, order, now, settings)

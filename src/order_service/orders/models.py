@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from order_service.db import Base
+from order_service.db import Base, one_of
 
 ORDER_NUMBER_SEQ = Sequence("order_number_seq", start=1001, metadata=Base.metadata)
 
@@ -42,23 +42,36 @@ FULFILLMENT_STATUSES = (
 )
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
-        CheckConstraint(_in("financial_status", FINANCIAL_STATUSES), name="financial_status"),
-        CheckConstraint(_in("fulfillment_status", FULFILLMENT_STATUSES), name="fulfillment_status"),
+        CheckConstraint(one_of("status", ORDER_STATUSES), name="status"),
+        CheckConstraint(one_of("financial_status", FINANCIAL_STATUSES), name="financial_status"),
+        CheckConstraint(
+            one_of("fulfillment_status", FULFILLMENT_STATUSES), name="fulfillment_status"
+        ),
         CheckConstraint(
             "subtotal >= 0 AND shipping_total >= 0 AND tax_total >= 0 AND discount_total >= 0 "
             "AND total >= 0 AND total_refunded >= 0 AND total_paid >= 0 "
             "AND total_authorized >= 0 AND total_fees >= 0",
             name="money_non_negative",
         ),
-        CheckConstraint("total_refunded <= total_paid", name="refunded_within_paid"),
+        CheckConstraint(
+            "total_refunded + total_refund_pending <= total_paid", name="refunds_within_paid"
+        ),
+        # Refunded shipping includes the shipping's share of tax.
+        CheckConstraint(
+            "shipping_refunded + shipping_refund_pending <= shipping_total + tax_total",
+            name="shipping_refunds_within_shipping",
+        ),
+        CheckConstraint(
+            "total_refund_pending >= 0 AND shipping_refunded >= 0 AND shipping_refund_pending >= 0",
+            name="refund_money_non_negative",
+        ),
+        CheckConstraint(
+            "cancelled_by IS NULL OR cancelled_by IN ('customer', 'merchant')",
+            name="cancelled_by",
+        ),
         CheckConstraint("total_paid <= total", name="paid_within_total"),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint("char_length(currency) = 3", name="currency_code"),
@@ -96,6 +109,9 @@ class Order(Base):
     total_paid: Mapped[int] = mapped_column(BigInteger, default=0)
     total_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
     total_fees: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_refund_pending: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shipping_refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shipping_refund_pending: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     payment_gateway: Mapped[str | None] = mapped_column(String(100))
     payment_reference: Mapped[str | None] = mapped_column(String(255))
@@ -109,6 +125,11 @@ class Order(Base):
     delivered_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(20))
+    cancelled_by: Mapped[str | None] = mapped_column(String(20))
+    reordered_from_id: Mapped[str | None] = mapped_column(String(40))
+    reorder_ids: Mapped[list[str]] = mapped_column(
+        ARRAY(String(40)), default=list, server_default="{}"
+    )
     archived_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
 
@@ -134,7 +155,9 @@ class LineItem(Base):
             "fulfilled_quantity BETWEEN 0 AND quantity", name="fulfilled_within_quantity"
         ),
         CheckConstraint(
-            "refunded_quantity BETWEEN 0 AND quantity", name="refunded_within_quantity"
+            "refunded_quantity >= 0 AND refund_pending_quantity >= 0 "
+            "AND refunded_quantity + refund_pending_quantity <= quantity",
+            name="refunds_within_quantity",
         ),
         CheckConstraint(
             "restocked_quantity BETWEEN 0 AND quantity", name="restocked_within_quantity"
@@ -156,6 +179,7 @@ class LineItem(Base):
     requires_shipping: Mapped[bool] = mapped_column(Boolean, default=True)
     fulfilled_quantity: Mapped[int] = mapped_column(Integer, default=0)
     refunded_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    refund_pending_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     restocked_quantity: Mapped[int] = mapped_column(Integer, default=0)
 
     order: Mapped[Order] = relationship(back_populates="line_items", lazy="raise")

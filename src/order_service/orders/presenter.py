@@ -52,6 +52,7 @@ def order_out(order: Order, now: datetime, settings: Settings) -> OrderOut:
                 requires_shipping=li.requires_shipping,
                 fulfilled_quantity=li.fulfilled_quantity,
                 refunded_quantity=li.refunded_quantity,
+                refund_pending_quantity=li.refund_pending_quantity,
                 restocked_quantity=li.restocked_quantity,
             )
             for li in order.line_items
@@ -70,6 +71,8 @@ def order_out(order: Order, now: datetime, settings: Settings) -> OrderOut:
         total_authorized=order.total_authorized,
         total_paid=order.total_paid,
         total_refunded=order.total_refunded,
+        total_refund_pending=order.total_refund_pending,
+        shipping_refunded=order.shipping_refunded,
         total_fees=order.total_fees,
         net_paid=order.total_paid - order.total_refunded - order.total_fees,
         payment_gateway=order.payment_gateway,
@@ -83,6 +86,9 @@ def order_out(order: Order, now: datetime, settings: Settings) -> OrderOut:
         customer_cancellable_until=customer_decision.until,
         cancelled_at=order.cancelled_at,
         cancel_reason=order.cancel_reason,
+        cancelled_by=order.cancelled_by,
+        reordered_from_id=order.reordered_from_id,
+        reorder_ids=list(order.reorder_ids),
         archived_at=order.archived_at,
         closed_at=order.closed_at,
         version=order.version,

@@ -171,6 +171,13 @@ class OrderUpdate(Input):
         return None if tags is None else list(dict.fromkeys(tags))
 
 
+class ReorderRequest(Input):
+    payment: PaymentIn | None = Field(
+        default=None, description="Payment state of the new order; absent means `pending`."
+    )
+    note: Note | None = Field(default=None, description="Defaults to the original's note.")
+
+
 class TransactionKind(StrEnum):
     authorization = "authorization"
     capture = "capture"
@@ -222,7 +229,8 @@ class LineItemOut(Output):
     refundable: bool
     requires_shipping: bool
     fulfilled_quantity: int
-    refunded_quantity: int
+    refunded_quantity: int = Field(description="Units refunded (settled refunds).")
+    refund_pending_quantity: int = Field(description="Units in refunds not yet settled.")
     restocked_quantity: int
 
 
@@ -249,7 +257,9 @@ class OrderOut(Output):
     total: int
     total_authorized: int
     total_paid: int = Field(description="Captured so far.")
-    total_refunded: int
+    total_refunded: int = Field(description="Settled refunds.")
+    total_refund_pending: int = Field(description="Refunds created and not yet settled.")
+    shipping_refunded: int
     total_fees: int = Field(description="Processing fees kept by the gateway.")
     net_paid: int = Field(description="total_paid - total_refunded - total_fees.")
     payment_gateway: str | None
@@ -265,6 +275,9 @@ class OrderOut(Output):
     )
     cancelled_at: datetime | None
     cancel_reason: str | None
+    cancelled_by: Literal["customer", "merchant"] | None
+    reordered_from_id: str | None = Field(description="The order this one reorders.")
+    reorder_ids: list[str] = Field(description="Orders created by reordering this one.")
     archived_at: datetime | None
     closed_at: datetime | None
     version: int = Field(description="Increases with every change; also sent as the ETag.")

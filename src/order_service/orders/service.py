@@ -17,9 +17,12 @@ from order_service.orders import policy, repository, timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
 from order_service.orders.presenter import order_out
 from order_service.orders.schemas import (
+    Customer,
+    LineItemIn,
     OrderCreate,
     OrderUpdate,
     PaymentStatus,
+    ReorderRequest,
     TransactionCreate,
     TransactionKind,
 )
@@ -71,8 +74,38 @@ async def publish(
     )
 
 
+async def emit_restock(
+    session: AsyncSession,
+    order: Order,
+    restocked: list[tuple[LineItem, int]],
+    source: str,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """Tell the inventory service which units went back to stock, and why."""
+    items = [
+        {"line_item_id": line.id, "sku": line.sku, "quantity": quantity}
+        for line, quantity in restocked
+    ]
+    summary = ", ".join(f"{i['quantity']} x {i['sku']}" for i in items)
+    timeline.record(
+        session, order.id, "order.restock", f"Restocked {summary} ({source}).", actor, now,
+        {"items": items, "source": source},
+    )  # fmt: skip
+    await publish(
+        session, "order.restock", order, now, settings, restock={"items": items, "source": source}
+    )
+
+
 async def create_order(
-    session: AsyncSession, body: OrderCreate, actor: Actor, now: datetime, settings: Settings
+    session: AsyncSession,
+    body: OrderCreate,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+    *,
+    reordered_from: Order | None = None,
 ) -> Order:
     processed_at = body.processed_at or now
     if processed_at > now + CLOCK_SKEW:
@@ -124,6 +157,8 @@ async def create_order(
         version=1,
         created_at=now,
         updated_at=now,
+        reordered_from_id=reordered_from.id if reordered_from else None,
+        reorder_ids=[],
         line_items=[
             LineItem(
                 id=new_id("li"),
@@ -167,10 +202,15 @@ async def create_order(
         session,
         order_id,
         "order.created",
-        f"Order placed: {len(body.line_items)} line(s), total {totals.total} {body.currency}.",
+        f"Order placed: {len(body.line_items)} line(s), total {totals.total} {body.currency}"
+        + (f", reordering #{reordered_from.number}." if reordered_from else "."),
         actor,
         now,
-        {"total": totals.total, "financial_status": order.financial_status},
+        {
+            "total": totals.total,
+            "financial_status": order.financial_status,
+            "reordered_from_id": reordered_from.id if reordered_from else None,
+        },
     )
     await publish(session, "order.created", order, now, settings)
     return order
@@ -402,3 +442,60 @@ async def delete_order(
     data = event_data(order, now, settings, deleted_by={"name": actor.name, "role": actor.role})
     await session.execute(delete(Order).where(Order.id == order.id))
     await events.emit(session, "order.deleted", order_id=order.id, data=data, now=now)
+
+
+async def reorder(
+    session: AsyncSession,
+    order_id: str,
+    body: ReorderRequest,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> Order:
+    """A new open order with the same items, prices, addresses and shipping, linked both
+    ways — how an accidental cancellation turns back into a sale."""
+    source = await repository.get(session, order_id, lock=True)
+    draft = OrderCreate(
+        customer=Customer(
+            id=source.customer_id, email=source.customer_email, name=source.customer_name
+        ),
+        currency=source.currency,
+        line_items=[
+            LineItemIn(
+                sku=li.sku,
+                title=li.title,
+                variant_title=li.variant_title,
+                product_id=li.product_id,
+                quantity=li.quantity,
+                unit_price=li.unit_price,
+                refundable=li.refundable,
+                requires_shipping=li.requires_shipping,
+            )
+            for li in source.line_items
+        ],
+        shipping_lines=source.shipping_lines,
+        tax_lines=source.tax_lines,
+        discounts=source.discounts,
+        taxes_included=source.taxes_included,
+        shipping_address=source.shipping_address,
+        billing_address=source.billing_address,
+        payment=body.payment,
+        note=body.note if body.note is not None else source.note,
+        tags=list(source.tags),
+        source_name=source.source_name,
+    )
+    order = await create_order(session, draft, actor, now, settings, reordered_from=source)
+    source.reorder_ids = [*source.reorder_ids, order.id]
+    touch(source, now)
+    timeline.record(
+        session,
+        source.id,
+        "order.reordered",
+        f"Reordered as #{order.number}.",
+        actor,
+        now,
+        {"reorder_id": order.id},
+    )
+    await publish(session, "order.updated", source, now, settings, changes=["reorder_ids"])
+    await session.flush()
+    return order

@@ -1,0 +1,216 @@
+"""Cancelling an order: the policy check and every effect, in one transaction under the
+order's row lock, so ten concurrent cancels give one cancellation, one refund, one restock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_service.auth.service import Actor
+from order_service.cancellations import errors, policy
+from order_service.cancellations.schemas import Cancellation, CancelReason, CancelRequest
+from order_service.ids import new_id
+from order_service.orders import repository as orders
+from order_service.orders import timeline
+from order_service.orders.models import LineItem, Order, PaymentTransaction
+from order_service.orders.policy import financial_status
+from order_service.orders.presenter import cancellation_state
+from order_service.orders.service import check_version, emit_restock, publish, touch
+from order_service.refunds import policy as refund_policy
+from order_service.refunds import service as refunds
+from order_service.refunds.models import Refund
+from order_service.refunds.schemas import RefundOut
+from order_service.settings import Settings
+
+
+def decision_for(order: Order, actor: Actor, now: datetime, settings: Settings) -> policy.Decision:
+    return policy.decide(
+        cancellation_state(order),
+        merchant=actor.is_merchant,
+        now=now,
+        window=settings.customer_cancel_window,
+    )
+
+
+async def status(
+    session: AsyncSession, order_id: str, actor: Actor, now: datetime, settings: Settings
+) -> Cancellation:
+    order = await orders.get(session, order_id)
+    decision = decision_for(order, actor, now, settings)
+    return Cancellation(
+        cancellable=decision.cancellable,
+        until=decision.until,
+        code=decision.code,
+        policy="merchant" if actor.is_merchant else "customer",
+        window_seconds=int(settings.customer_cancel_window.total_seconds()),
+    )
+
+
+def _refusal(code: str, order: Order, settings: Settings) -> Exception:
+    details = {
+        "order_already_cancelled": f"Order #{order.number} was cancelled at {order.cancelled_at}.",
+        "order_already_fulfilled": "Items of this order have shipped; refund them instead.",
+        "order_in_fulfillment": "The order is being picked or shipped; contact support.",
+        "cancellation_window_expired": "Orders can be cancelled by the customer within "
+        f"{settings.customer_cancel_window} of being placed; that time has passed.",
+        "order_not_open": f"Order #{order.number} is {order.status}.",
+    }
+    return errors.BY_CODE[code](details[code])
+
+
+async def cancel(
+    session: AsyncSession,
+    order_id: str,
+    body: CancelRequest,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> Order:
+    reason = body.reason or (CancelReason.other if actor.is_merchant else CancelReason.customer)
+    if not actor.is_merchant:
+        if reason is not CancelReason.customer:
+            raise errors.CancelReasonNotAllowed("Storefront keys cancel with reason `customer`.")
+        if not body.refund:
+            raise errors.RefundRequired("Customers always get back what they paid.")
+
+    order = await orders.get(session, order_id, lock=True)
+    check_version(order, if_match)
+    decision = decision_for(order, actor, now, settings)
+    if not decision.cancellable:
+        assert decision.code is not None
+        raise _refusal(decision.code, order, settings)
+
+    order.status = "cancelled"
+    order.cancelled_at = now
+    order.cancel_reason = reason.value
+    order.cancelled_by = "merchant" if actor.is_merchant else "customer"
+    voided = _void_authorization(session, order, now)
+    refund = None
+    if body.refund:
+        refund = await _refund_everything(session, order, body, actor, now, settings)
+    restocked = _restock_unfulfilled(order.line_items) if body.restock else []
+    touch(order, now)
+    await session.flush()
+
+    timeline.record(
+        session,
+        order.id,
+        "order.cancelled",
+        f"Cancelled by the {order.cancelled_by} ({actor.name}), reason {reason.value}"
+        + (f": {body.note}" if body.note else "."),
+        actor,
+        now,
+        {
+            "reason": reason.value,
+            "by": order.cancelled_by,
+            "voided": voided,
+            "refund_id": refund.id if refund else None,
+            "restocked": sum(q for _, q in restocked),
+        },
+    )
+    refund_payload: RefundOut | None = refunds.refund_out(refund, order) if refund else None
+    await publish(
+        session,
+        "order.cancelled",
+        order,
+        now,
+        settings,
+        cancellation={
+            "reason": reason.value,
+            "note": body.note,
+            "by": order.cancelled_by,
+            "actor": {"name": actor.name, "role": actor.role.value},
+            "voided_amount": voided,
+            "refund": refund_payload.model_dump(mode="json") if refund_payload else None,
+            "restock": body.restock,
+        },
+        notify_customer=body.notify_customer,
+    )
+    if restocked:
+        await emit_restock(session, order, restocked, "cancellation", actor, now, settings)
+    return order
+
+
+def _void_authorization(session: AsyncSession, order: Order, now: datetime) -> int:
+    uncaptured = order.total_authorized - order.total_paid
+    if uncaptured <= 0:
+        return 0
+    session.add(
+        PaymentTransaction(
+            id=new_id("txn"),
+            order_id=order.id,
+            kind="void",
+            status="success",
+            amount=uncaptured,
+            fee=0,
+            currency=order.currency,
+            gateway=order.payment_gateway,
+            reference=None,
+            created_at=now,
+        )
+    )
+    order.total_authorized = order.total_paid
+    order.financial_status = financial_status(
+        total=order.total,
+        authorized=order.total_authorized,
+        paid=order.total_paid,
+        refunded=order.total_refunded,
+        current="voided" if order.total_paid == 0 else order.financial_status,
+    )
+    return uncaptured
+
+
+async def _refund_everything(
+    session: AsyncSession,
+    order: Order,
+    body: CancelRequest,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> Refund | None:
+    """A pending refund of everything paid and not yet refunded: every unit not refunded
+    and the shipping, priced by the refund policy; what was paid caps it."""
+    money = refunds.money_state(order)
+    available = max(money.paid - money.refunded, 0)
+    if available == 0:
+        return None
+    nets = refund_policy.nets(money)
+    lines = []
+    for line in money.lines:
+        units = line.quantity - line.refunded_quantity
+        if units:
+            amount = refund_policy.units_amount(
+                nets.lines[line.id], line.quantity, line.refunded_quantity, units
+            )
+            item = next(li for li in order.line_items if li.id == line.id)
+            lines.append(refunds.RefundLine(item, units, amount, restock=False))
+    shipping = nets.shipping - money.shipping_refunded
+    priced = sum(line.amount for line in lines) + shipping
+    return await refunds.record_refund(
+        session,
+        order,
+        lines=lines,
+        shipping=shipping,
+        goodwill=max(available - priced, 0),
+        amount=available,
+        method=body.refund_method.value,
+        reason="cancellation",
+        note=body.note,
+        notify_customer=body.notify_customer,
+        override=False,
+        actor=actor,
+        now=now,
+        settings=settings,
+    )
+
+
+def _restock_unfulfilled(lines: list[LineItem]) -> list[tuple[LineItem, int]]:
+    restocked = []
+    for line in lines:
+        units = line.quantity - line.fulfilled_quantity - line.restocked_quantity
+        if units > 0:
+            line.restocked_quantity += units
+            restocked.append((line, units))
+    return restocked

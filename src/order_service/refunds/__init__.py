@@ -1,0 +1,1 @@
+"""Refunds: the eligibility policy, previews, creation, settlement by the payments service."""

@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from order_service import errors
+from order_service.context import (
+    AnyActor,
+    IfMatchDep,
+    NowDep,
+    OpsActor,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+    etag,
+)
+from order_service.orders import repository as orders
+from order_service.problems import responses
+from order_service.refunds import errors as refund_errors
+from order_service.refunds import service
+from order_service.refunds.schemas import (
+    RefundCreate,
+    RefundList,
+    RefundOut,
+    RefundPreview,
+    RefundSettle,
+)
+from order_service.routing import TransactionalRoute
+
+router = APIRouter(tags=["refunds"], route_class=TransactionalRoute)
+
+AUTH = (errors.Unauthenticated, errors.Forbidden)
+POLICY_ERRORS = (
+    refund_errors.RefundExceedsRefundable,
+    refund_errors.RefundWindowExpired,
+    refund_errors.ItemNotRefundable,
+    refund_errors.LineItemNotFound,
+    refund_errors.ShippingNotRefundable,
+    refund_errors.OrderNotPaid,
+    refund_errors.RefundEmpty,
+    refund_errors.OverrideNotAllowed,
+    refund_errors.OverrideRequiresNote,
+    refund_errors.GoodwillNotAllowed,
+)
+
+POLICY = """
+**Eligibility policy.** A line is refundable when its `refundable` flag is true (false for
+final-sale items: `item_not_refundable`) and the order was delivered — or, if never
+delivered, processed — within `ORDER_SERVICE_REFUND_WINDOW` (default 30 days:
+`refund_window_expired`). Shipping is refundable while nothing has shipped
+(`shipping_not_refundable`). Storefront keys always follow the policy. Ops and admin keys may
+send `override_policy: true` with a `note` (recorded on the timeline) to refund outside it.
+
+**Limits, never overridden.** A line's quantity never exceeds what was bought minus what is
+refunded or pending; the amount never exceeds what was paid minus what is refunded or
+pending (`refund_exceeds_refundable`). Nothing paid: `order_not_paid`.
+
+**Amounts.** Each line is refunded at what the customer actually paid for it: its price
+less its share of order discounts plus its share of tax (when prices exclude tax). Refunding
+everything gives back exactly the total. Card processing fees are not returned to the
+merchant by the gateway; the order shows them in `total_fees` and `net_paid`.
+"""
+
+
+@router.post(
+    "/v1/orders/{order_id}/refunds/calculate",
+    response_model=RefundPreview,
+    responses=responses(*AUTH, errors.OrderNotFound, refund_errors.OverrideNotAllowed,
+                        refund_errors.OverrideRequiresNote, refund_errors.GoodwillNotAllowed),
+    description=f"""
+Prices a refund without making it: each requested line with its amount, whether it is
+`eligible` and, if not, the `code` why; the shipping; the total; and `eligible` for the whole
+refund with every reason (`codes`) it would be refused. Takes the same body as
+`POST /v1/orders/{{id}}/refunds`. Changes nothing.
+{POLICY}
+Roles: any.
+""",
+)  # fmt: skip
+async def calculate_refund(
+    order_id: str,
+    body: RefundCreate,
+    session: SessionDep,
+    actor: AnyActor,
+    now: NowDep,
+    settings: SettingsDep,
+) -> RefundPreview:
+    """Preview a refund"""
+    return await service.calculate(session, order_id, body, actor, now, settings)
+
+
+@router.post(
+    "/v1/orders/{order_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RefundOut,
+    responses=responses(
+        *AUTH,
+        errors.OrderNotFound,
+        errors.PreconditionFailed,
+        errors.InvalidIfMatch,
+        errors.IdempotencyKeyReused,
+        errors.IdempotencyRequestInProgress,
+        *POLICY_ERRORS,
+    ),
+    description=f"""
+Creates a **pending** refund: its amount and units are held at once (so concurrent refunds
+can never together exceed the limits) and the payments service executes it, then reports
+with `POST /v1/refunds/{{id}}/settle`. Emits `refund.created` with the amount, method and
+`expected_processing_time` (the customer's "refund initiated" email) and, for lines with
+`restock`, `order.restock`. A unit is restocked at most once.
+{POLICY}
+A refusal is a 4xx problem with the first reason's `code`, plus `codes` (all reasons),
+`lines` (each refused line and its code) and `refundable_amount`. Send `Idempotency-Key` so a
+retried refund is never made twice. Roles: any (storefront keys: customer policy).
+""",
+)
+async def create_refund(
+    order_id: str,
+    body: RefundCreate,
+    response: Response,
+    session: SessionDep,
+    actor: AnyActor,
+    if_match: IfMatchDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> RefundOut:
+    """Refund items, shipping or an amount"""
+    refund, order = await service.create_refund(
+        session, order_id, body, if_match, actor, now, settings
+    )
+    response.headers["Location"] = f"/v1/refunds/{refund.id}"
+    response.headers["ETag"] = etag(order.version)
+    return service.refund_out(refund, order)
+
+
+@router.get(
+    "/v1/orders/{order_id}/refunds",
+    response_model=RefundList,
+    responses=responses(*AUTH, errors.OrderNotFound, errors.InvalidCursor),
+    description="The order's refunds, newest first, with their status. Roles: any.",
+)
+async def list_order_refunds(
+    order_id: str, session: SessionDep, _: AnyActor, page: PageDep
+) -> RefundList:
+    """List an order's refunds"""
+    order = await orders.get(session, order_id)
+    result = await service.list_refunds(
+        session, order_id=order_id, status=None, limit=page.limit, cursor=page.cursor
+    )
+    return RefundList(
+        data=[service.refund_out(r, order) for r in result.items], next_cursor=result.next_cursor
+    )
+
+
+@router.get(
+    "/v1/refunds",
+    response_model=RefundList,
+    responses=responses(*AUTH, errors.InvalidCursor),
+    description="""
+All refunds, newest first. `status=pending` is the payments service's work queue and the
+place to look for a refund that is stuck. Roles: ops, admin.
+""",
+)
+async def list_refunds(
+    session: SessionDep,
+    _: OpsActor,
+    page: PageDep,
+    status: Literal["pending", "succeeded", "failed"] | None = None,
+    order_id: Annotated[str | None, Query(max_length=40)] = None,
+) -> RefundList:
+    """List refunds"""
+    result = await service.list_refunds(
+        session, order_id=order_id, status=status, limit=page.limit, cursor=page.cursor
+    )
+    lines = await service.line_lookup(session, result.items)
+    return RefundList(
+        data=[service.refund_out(r, lines) for r in result.items], next_cursor=result.next_cursor
+    )
+
+
+@router.get(
+    "/v1/refunds/{refund_id}",
+    response_model=RefundOut,
+    responses=responses(*AUTH, refund_errors.RefundNotFound),
+    description="One refund: amount, lines, method, status and, once settled, the gateway "
+    "reference or failure reason. Roles: any.",
+)
+async def get_refund(refund_id: str, session: SessionDep, _: AnyActor) -> RefundOut:
+    """Get a refund"""
+    refund = await service.get_refund(session, refund_id)
+    return service.refund_out(refund, await service.line_lookup(session, [refund]))
+
+
+@router.post(
+    "/v1/refunds/{refund_id}/settle",
+    response_model=RefundOut,
+    responses=responses(
+        *AUTH,
+        refund_errors.RefundNotFound,
+        refund_errors.RefundAlreadySettled,
+        errors.IdempotencyKeyReused,
+        errors.IdempotencyRequestInProgress,
+    ),
+    description="""
+For the payments service: reports how a pending refund ended.
+
+* `succeeded` (with the gateway `reference`): the amount moves to `total_refunded`, the
+  lines' `refunded_quantity` grows, `financial_status` becomes `partially_refunded` or
+  `refunded`, and `refund.succeeded` is emitted (the customer's "refund completed" email).
+* `failed` (with `failure_reason`): the amount and units are released — they can be refunded
+  again, e.g. by store credit — and `refund.failed` is emitted. Units restocked by the refund
+  stay restocked.
+
+A refund is settled once: settling again is 409 `refund_already_settled`, whatever the
+outcome asked. Roles: ops, admin.
+""",
+)
+async def settle_refund(
+    refund_id: str,
+    body: RefundSettle,
+    response: Response,
+    session: SessionDep,
+    actor: OpsActor,
+    now: NowDep,
+    settings: SettingsDep,
+) -> RefundOut:
+    """Settle a refund"""
+    refund, order = await service.settle(session, refund_id, body, actor, now, settings)
+    response.headers["ETag"] = etag(order.version)
+    return service.refund_out(refund, order)

@@ -1,0 +1,443 @@
+"""Refund use cases. Every one locks the order row first, so concurrent refunds,
+cancellations and settlements of one order run one after another and the limits hold."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from order_service.auth.service import Actor
+from order_service.ids import new_id
+from order_service.orders import policy as order_policy
+from order_service.orders import repository as orders
+from order_service.orders import timeline
+from order_service.orders.models import LineItem, Order, PaymentTransaction
+from order_service.orders.service import check_version, emit_restock, publish, touch
+from order_service.pagination import Page, decode_cursor, fetch_page
+from order_service.refunds import errors, policy
+from order_service.refunds.models import Refund, RefundLineItem
+from order_service.refunds.schemas import (
+    ActorRef,
+    LinePreview,
+    RefundCreate,
+    RefundLineOut,
+    RefundOut,
+    RefundPreview,
+    RefundSettle,
+    ShippingPreview,
+)
+from order_service.settings import Settings
+
+
+def money_state(order: Order) -> policy.OrderMoney:
+    return policy.OrderMoney(
+        lines=[
+            policy.Line(
+                id=li.id,
+                quantity=li.quantity,
+                unit_price=li.unit_price,
+                refundable=li.refundable,
+                refunded_quantity=li.refunded_quantity + li.refund_pending_quantity,
+            )
+            for li in order.line_items
+        ],
+        subtotal=order.subtotal,
+        shipping_total=order.shipping_total,
+        tax_total=order.tax_total,
+        discount_total=order.discount_total,
+        taxes_included=order.taxes_included,
+        paid=order.total_paid,
+        refunded=order.total_refunded + order.total_refund_pending,
+        shipping_refunded=order.shipping_refunded + order.shipping_refund_pending,
+        processed_at=order.processed_at,
+        delivered_at=order.delivered_at,
+        shipped=any(li.fulfilled_quantity for li in order.line_items),
+    )
+
+
+def _request(body: RefundCreate) -> policy.Request:
+    return policy.Request(
+        lines=[policy.LineRequest(li.line_item_id, li.quantity) for li in body.line_items],
+        shipping_full=bool(body.shipping and body.shipping.full),
+        shipping_amount=body.shipping.amount if body.shipping else None,
+        goodwill=body.amount or 0,
+        override=body.override_policy,
+    )
+
+
+def _check_caller(body: RefundCreate, actor: Actor) -> None:
+    if body.override_policy:
+        if not actor.is_merchant:
+            raise errors.OverrideNotAllowed(
+                "Storefront keys act for customers: the refund policy always applies."
+            )
+        if not (body.note and body.note.strip()):
+            raise errors.OverrideRequiresNote(
+                "Say in `note` why the policy is overridden; it goes on the order's timeline."
+            )
+    if body.amount and not actor.is_merchant:
+        raise errors.GoodwillNotAllowed("Goodwill amounts need an ops or admin key.")
+
+
+def _decide(order: Order, body: RefundCreate, now: datetime, settings: Settings) -> policy.Decision:
+    return policy.decide(money_state(order), _request(body), now=now, window=settings.refund_window)
+
+
+def _refusal(decision: policy.Decision, order: Order) -> Exception:
+    code = decision.codes[0]
+    details = {
+        policy.EXCEEDS: f"At most {decision.available} {order.currency} can still be refunded "
+        "on this order, and no line more units than were bought and not yet refunded.",
+        policy.WINDOW_EXPIRED: "The refund window for this order has passed.",
+        policy.NOT_REFUNDABLE: "A requested item is final sale.",
+        policy.UNKNOWN_LINE: "A requested line_item_id is not on this order.",
+        policy.SHIPPING_SHIPPED: "Shipping is refundable only before anything has shipped.",
+        policy.NOT_PAID: "Nothing has been captured on this order, so nothing can be refunded; "
+        "void the authorisation or cancel the order instead.",
+        policy.EMPTY: "Name line_items, shipping or an amount to refund.",
+    }
+    lines = [{"line_item_id": d.line_item_id, "code": d.code} for d in decision.lines if d.code]
+    return errors.BY_CODE[code](
+        details[code], codes=decision.codes, refundable_amount=decision.available, lines=lines
+    )
+
+
+def preview_out(
+    order: Order, decision: policy.Decision, body: RefundCreate, settings: Settings
+) -> RefundPreview:
+    return RefundPreview(
+        amount=decision.amount,
+        currency=order.currency,
+        line_items=[
+            LinePreview(
+                line_item_id=d.line_item_id,
+                quantity=d.quantity,
+                amount=d.amount,
+                eligible=d.eligible,
+                code=d.code,
+            )
+            for d in decision.lines
+        ],
+        shipping=ShippingPreview(
+            amount=decision.shipping,
+            eligible=decision.shipping_eligible,
+            code=decision.shipping_code,
+        ),
+        goodwill_amount=decision.goodwill,
+        eligible=decision.allowed,
+        codes=decision.codes,
+        refundable_amount=decision.available,
+        refund_window_ends_at=policy.window_ends(money_state(order), settings.refund_window),
+        expected_processing_time=policy.PROCESSING_TIME[body.method.value][0],
+    )
+
+
+async def calculate(
+    session: AsyncSession,
+    order_id: str,
+    body: RefundCreate,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> RefundPreview:
+    _check_caller(body, actor)
+    order = await orders.get(session, order_id)
+    return preview_out(order, _decide(order, body, now, settings), body, settings)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    line: LineItem
+    quantity: int
+    amount: int
+    restock: bool
+
+
+async def record_refund(
+    session: AsyncSession,
+    order: Order,
+    *,
+    lines: list[RefundLine],
+    shipping: int,
+    goodwill: int,
+    amount: int,
+    method: str,
+    reason: str,
+    note: str | None,
+    notify_customer: bool,
+    override: bool,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> Refund:
+    """Write a pending refund and hold its money and units; the caller holds the order lock
+    and has checked the limits (the CHECK constraints are the last guard)."""
+    refund = Refund(
+        id=new_id("rf"),
+        order_id=order.id,
+        status="pending",
+        amount=amount,
+        shipping_amount=shipping,
+        goodwill_amount=goodwill,
+        currency=order.currency,
+        method=method,
+        reason=reason,
+        note=note,
+        notify_customer=notify_customer,
+        override_policy=override,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        actor_role=actor.role.value,
+        created_at=now,
+        line_items=[],
+    )
+    restocked: list[tuple[LineItem, int]] = []
+    for position, item in enumerate(lines):
+        restock_now = 0
+        if item.restock:
+            restock_now = min(item.quantity, item.line.quantity - item.line.restocked_quantity)
+            item.line.restocked_quantity += restock_now
+            if restock_now:
+                restocked.append((item.line, restock_now))
+        item.line.refund_pending_quantity += item.quantity
+        refund.line_items.append(
+            RefundLineItem(
+                line_item_id=item.line.id,
+                position=position,
+                quantity=item.quantity,
+                amount=item.amount,
+                restock=item.restock,
+                restocked_quantity=restock_now,
+            )
+        )
+    order.total_refund_pending += amount
+    order.shipping_refund_pending += shipping
+    touch(order, now)
+    session.add(refund)
+    await session.flush()
+    payload = refund_out(refund, order)
+    timeline.record(
+        session,
+        order.id,
+        "refund.created",
+        f"Refund of {amount} {order.currency} to {method.replace('_', ' ')} requested"
+        + (" (refund policy overridden)" if override else "")
+        + (f": {note}" if note else "."),
+        actor,
+        now,
+        {"refund_id": refund.id, "amount": amount, "override_policy": override, "reason": reason},
+    )
+    await publish(
+        session,
+        "refund.created",
+        order,
+        now,
+        settings,
+        refund=payload.model_dump(mode="json"),
+        notify_customer=notify_customer,
+    )
+    if restocked:
+        await emit_restock(session, order, restocked, f"refund {refund.id}", actor, now, settings)
+    return refund
+
+
+async def create_refund(
+    session: AsyncSession,
+    order_id: str,
+    body: RefundCreate,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Refund, Order]:
+    _check_caller(body, actor)
+    order = await orders.get(session, order_id, lock=True)
+    check_version(order, if_match)
+    decision = _decide(order, body, now, settings)
+    if not decision.allowed:
+        raise _refusal(decision, order)
+    by_id = {li.id: li for li in order.line_items}
+    lines = [
+        RefundLine(by_id[req.line_item_id], req.quantity, d.amount, req.restock)
+        for req, d in zip(body.line_items, decision.lines, strict=True)
+    ]
+    refund = await record_refund(
+        session,
+        order,
+        lines=lines,
+        shipping=decision.shipping,
+        goodwill=decision.goodwill,
+        amount=decision.amount,
+        method=body.method.value,
+        reason=body.reason.value,
+        note=body.note,
+        notify_customer=body.notify_customer,
+        override=body.override_policy,
+        actor=actor,
+        now=now,
+        settings=settings,
+    )
+    return refund, order
+
+
+async def get_refund(session: AsyncSession, refund_id: str, *, lock: bool = False) -> Refund:
+    query = select(Refund).where(Refund.id == refund_id).options(selectinload(Refund.line_items))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    refund = await session.scalar(query)
+    if refund is None:
+        raise errors.RefundNotFound(f"No refund with id {refund_id}.")
+    return refund
+
+
+async def settle(
+    session: AsyncSession,
+    refund_id: str,
+    body: RefundSettle,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Refund, Order]:
+    """The payments service reports the outcome. Success moves the money from pending to
+    refunded; failure releases it (and the units) for another refund."""
+    found = await get_refund(session, refund_id)
+    order = await orders.get(session, found.order_id, lock=True)
+    refund = await get_refund(session, refund_id, lock=True)
+    if refund.status != "pending":
+        raise errors.RefundAlreadySettled(
+            f"Refund {refund.id} already {refund.status} at {refund.settled_at}.",
+            refund_status=refund.status,
+        )
+    succeeded = body.status == "succeeded"
+    by_id = {li.id: li for li in order.line_items}
+    order.total_refund_pending -= refund.amount
+    order.shipping_refund_pending -= refund.shipping_amount
+    for item in refund.line_items:
+        line = by_id[item.line_item_id]
+        line.refund_pending_quantity -= item.quantity
+        if succeeded:
+            line.refunded_quantity += item.quantity
+    if succeeded:
+        order.total_refunded += refund.amount
+        order.shipping_refunded += refund.shipping_amount
+        order.financial_status = order_policy.financial_status(
+            total=order.total,
+            authorized=order.total_authorized,
+            paid=order.total_paid,
+            refunded=order.total_refunded,
+            current=order.financial_status,
+        )
+        session.add(
+            PaymentTransaction(
+                id=new_id("txn"),
+                order_id=order.id,
+                kind="refund",
+                status="success",
+                amount=refund.amount,
+                fee=0,
+                currency=order.currency,
+                gateway=order.payment_gateway,
+                reference=body.reference,
+                created_at=now,
+            )
+        )
+    refund.status = body.status
+    refund.reference = body.reference
+    refund.failure_reason = body.failure_reason
+    refund.settled_at = now
+    touch(order, now)
+    await session.flush()
+    timeline.record(
+        session,
+        order.id,
+        f"refund.{body.status}",
+        f"Refund of {refund.amount} {order.currency} "
+        + ("succeeded." if succeeded else f"failed: {body.failure_reason or 'no reason given'}."),
+        actor,
+        now,
+        {"refund_id": refund.id, "reference": body.reference},
+    )
+    await publish(
+        session,
+        f"refund.{body.status}",
+        order,
+        now,
+        settings,
+        refund=refund_out(refund, order).model_dump(mode="json"),
+        notify_customer=refund.notify_customer,
+    )
+    return refund, order
+
+
+async def list_refunds(
+    session: AsyncSession,
+    *,
+    order_id: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[Refund]:
+    query = select(Refund).options(selectinload(Refund.line_items)).order_by(Refund.id.desc())
+    if order_id:
+        query = query.where(Refund.order_id == order_id)
+    if status:
+        query = query.where(Refund.status == status)
+    if cursor:
+        (before,) = decode_cursor(cursor, 1)
+        query = query.where(Refund.id < str(before))
+    return await fetch_page(session, query, limit, lambda r: r.id)
+
+
+async def line_lookup(session: AsyncSession, refunds: list[Refund]) -> dict[str, LineItem]:
+    ids = {item.line_item_id for refund in refunds for item in refund.line_items}
+    if not ids:
+        return {}
+    rows = await session.scalars(select(LineItem).where(LineItem.id.in_(ids)))
+    return {line.id: line for line in rows}
+
+
+def refund_out(refund: Refund, order_or_lines: Order | Mapping[str, LineItem]) -> RefundOut:
+    by_id = (
+        {li.id: li for li in order_or_lines.line_items}
+        if isinstance(order_or_lines, Order)
+        else order_or_lines
+    )
+    text, days = policy.PROCESSING_TIME[refund.method]
+    return RefundOut(
+        id=refund.id,
+        order_id=refund.order_id,
+        status=refund.status,
+        amount=refund.amount,
+        currency=refund.currency,
+        line_items=[
+            RefundLineOut(
+                line_item_id=item.line_item_id,
+                sku=by_id[item.line_item_id].sku,
+                title=by_id[item.line_item_id].title,
+                quantity=item.quantity,
+                amount=item.amount,
+                restock=item.restock,
+                restocked_quantity=item.restocked_quantity,
+            )
+            for item in refund.line_items
+        ],
+        shipping_amount=refund.shipping_amount,
+        goodwill_amount=refund.goodwill_amount,
+        method=refund.method,
+        reason=refund.reason,
+        note=refund.note,
+        notify_customer=refund.notify_customer,
+        override_policy=refund.override_policy,
+        created_by=ActorRef(id=refund.actor_id, name=refund.actor_name, role=refund.actor_role),
+        expected_processing_time=text,
+        expected_processing_days=days,
+        reference=refund.reference,
+        failure_reason=refund.failure_reason,
+        created_at=refund.created_at,
+        settled_at=refund.settled_at,
+    )

@@ -1,0 +1,103 @@
+"""Refund pricing over generated orders: never more than paid, exact in total."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from order_service.refunds.policy import (
+    Line,
+    LineRequest,
+    OrderMoney,
+    Request,
+    allocate,
+    decide,
+    nets,
+    units_amount,
+)
+
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+WINDOW = timedelta(days=30)
+
+
+@given(
+    total=st.integers(0, 10**12), weights=st.lists(st.integers(0, 10**9), min_size=1, max_size=250)
+)
+def test_allocation_is_exact_and_proportional(total: int, weights: list[int]) -> None:
+    parts = allocate(total, weights)
+    if sum(weights) == 0:
+        assert parts == [0] * len(weights)
+        return
+    assert sum(parts) == total
+    for part, weight in zip(parts, weights, strict=True):
+        exact = total * weight / sum(weights)
+        assert abs(part - exact) < 1 + 1e-6 * exact
+
+
+@given(
+    net=st.integers(0, 10**11),
+    quantity=st.integers(1, 10_000),
+    data=st.data(),
+)
+def test_any_split_of_units_sums_to_the_line_net(
+    net: int, quantity: int, data: st.DataObject
+) -> None:
+    done = 0
+    total = 0
+    while done < quantity:
+        units = data.draw(st.integers(1, quantity - done))
+        total += units_amount(net, quantity, done, units)
+        done += units
+    assert total == net
+
+
+orders = st.builds(
+    lambda lines, shipping, tax, discount, included: (lines, shipping, tax, discount, included),
+    st.lists(
+        st.tuples(st.integers(1, 50), st.integers(0, 10**6), st.booleans()), min_size=1, max_size=6
+    ),
+    st.integers(0, 10**5),
+    st.integers(0, 10**5),
+    st.integers(0, 10**6),
+    st.booleans(),
+)
+
+
+@given(spec=orders)
+def test_refunding_everything_gives_back_exactly_the_total(spec: tuple) -> None:  # type: ignore[type-arg]
+    raw_lines, shipping, tax, discount, included = spec
+    lines = [Line(f"li{i}", q, p, refundable, 0) for i, (q, p, refundable) in enumerate(raw_lines)]
+    subtotal = sum(line.quantity * line.unit_price for line in lines)
+    discount = min(discount, subtotal + shipping)
+    total = subtotal + shipping - discount + (0 if included else tax)
+    money = OrderMoney(
+        lines=lines,
+        subtotal=subtotal,
+        shipping_total=shipping,
+        tax_total=tax,
+        discount_total=discount,
+        taxes_included=included,
+        paid=total,
+        refunded=0,
+        shipping_refunded=0,
+        processed_at=NOW,
+        delivered_at=None,
+        shipped=False,
+    )
+    split = nets(money)
+    assert sum(split.lines.values()) + split.shipping == total
+    decision = decide(
+        money,
+        Request(
+            lines=[LineRequest(line.id, line.quantity) for line in lines],
+            shipping_full=True,
+            override=True,
+        ),
+        now=NOW,
+        window=WINDOW,
+    )
+    assert decision.amount <= total
+    if decision.allowed:
+        assert decision.amount == sum(split.lines.values()) + split.shipping
