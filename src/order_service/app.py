@@ -18,7 +18,9 @@ from order_service.events.endpoints import router as events_router
 from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from order_service.migrations import head
 from order_service.orders.endpoints import router as orders_router
+from order_service.policies import router as policies_router
 from order_service.refunds.endpoints import router as refunds_router
+from order_service.reports.endpoints import router as reports_router
 from order_service.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -47,6 +49,8 @@ TAGS = [
         "name": "refunds",
         "description": "The refund eligibility policy, previews, refunds and their settlement.",
     },
+    {"name": "reports", "description": "Cancellations, refunds, fulfilment; JSON or CSV."},
+    {"name": "policies", "description": "The policies in force, for storefronts to show."},
     {"name": "events", "description": "Everything the service emitted (the webhook outbox)."},
     {"name": "api keys", "description": "Issue, list and revoke API keys (admin)."},
     {"name": "operations", "description": "Health, readiness and metrics."},
@@ -98,6 +102,8 @@ def create_app(
         orders_router,
         cancellations_router,
         refunds_router,
+        reports_router,
+        policies_router,
         api_keys_router,
         events_router,
         health.router,

@@ -1,0 +1,95 @@
+"""`GET /v1/policies`: the policies in force, in words and numbers, for storefronts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from order_service import errors
+from order_service.context import AnyActor, SettingsDep
+from order_service.problems import responses
+from order_service.refunds.policy import PROCESSING_TIME
+from order_service.routing import TransactionalRoute
+from order_service.settings import Settings
+
+router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=TransactionalRoute)
+
+
+class CancellationPolicy(BaseModel):
+    customer_window_seconds: int
+    summary: str = Field(description="Ready to show to customers.")
+
+
+class RefundMethodInfo(BaseModel):
+    method: str
+    expected_processing_time: str
+    expected_processing_days: int
+
+
+class RefundPolicy(BaseModel):
+    window_days: float
+    window_seconds: int
+    summary: str
+    methods: list[RefundMethodInfo]
+
+
+class Support(BaseModel):
+    email: str
+    url: str
+
+
+class Policies(BaseModel):
+    cancellation: CancellationPolicy
+    refund: RefundPolicy
+    handling_days: int = Field(description="Business days from order to dispatch.")
+    support: Support
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def policies(settings: Settings) -> Policies:
+    cancel = int(settings.customer_cancel_window.total_seconds())
+    refund = int(settings.refund_window.total_seconds())
+    return Policies(
+        cancellation=CancellationPolicy(
+            customer_window_seconds=cancel,
+            summary=f"You can cancel your order within {_duration(cancel)} of placing it, "
+            "as long as we have not started preparing it. Everything you paid is refunded.",
+        ),
+        refund=RefundPolicy(
+            window_days=round(refund / 86400, 2),
+            window_seconds=refund,
+            summary=f"Items can be returned for a refund within {_duration(refund)} of "
+            "delivery, except final-sale items. Shipping is refunded if your order had not "
+            "shipped yet.",
+            methods=[
+                RefundMethodInfo(
+                    method=method, expected_processing_time=text, expected_processing_days=days
+                )
+                for method, (text, days) in PROCESSING_TIME.items()
+            ],
+        ),
+        handling_days=settings.handling_days,
+        support=Support(email=settings.support_email, url=settings.support_url),
+    )
+
+
+@router.get(
+    "",
+    response_model=Policies,
+    responses=responses(errors.Unauthenticated),
+    description="""
+The cancellation and refund policy in force — the numbers this service enforces
+(`CUSTOMER_CANCEL_WINDOW`, `REFUND_WINDOW`, `HANDLING_DAYS`) and sentences a storefront can
+show customers as they are. Roles: any.
+""",
+)
+async def get_policies(_: AnyActor, settings: SettingsDep) -> Policies:
+    """The policies in force"""
+    return policies(settings)

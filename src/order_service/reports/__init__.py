@@ -1,0 +1,1 @@
+"""Reports for ops: cancellations, refunds, fulfilment; JSON or CSV."""

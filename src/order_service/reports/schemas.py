@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Period(StrEnum):
+    day = "day"
+    week = "week"
+
+
+class CancellationPeriod(BaseModel):
+    period_start: date
+    total: int
+    by_reason: dict[str, int]
+
+
+class CancellationReport(BaseModel):
+    from_: datetime | None = Field(alias="from", serialization_alias="from")
+    to: datetime | None
+    total: int = Field(description="Orders cancelled in the range (by `cancelled_at`).")
+    by_reason: dict[str, int]
+    by_actor: dict[str, int] = Field(description="`customer` or `merchant`.")
+    by_period: list[CancellationPeriod]
+
+    model_config = {"populate_by_name": True}
+
+
+class SkuRefunds(BaseModel):
+    sku: str
+    currency: str
+    units_sold: int
+    units_refunded: int
+    refund_rate: float = Field(description="units_refunded / units_sold, 0 to 1.")
+    amount_refunded: int = Field(description="Minor units of `currency`.")
+
+
+class ReasonRefunds(BaseModel):
+    count: int
+    amount: dict[str, int] = Field(description="By currency, minor units.")
+
+
+class MoneyTotals(BaseModel):
+    currency: str
+    gross: int = Field(description="Captured payments.")
+    refunded: int
+    fees: int = Field(description="Processing fees kept by the gateways.")
+    net: int = Field(description="gross - refunded - fees.")
+
+
+class RefundReport(BaseModel):
+    from_: datetime | None = Field(alias="from", serialization_alias="from")
+    to: datetime | None
+    by_sku: list[SkuRefunds] = Field(description="Highest refund rate first.")
+    by_reason: dict[str, ReasonRefunds]
+    totals: list[MoneyTotals]
+
+    model_config = {"populate_by_name": True}
