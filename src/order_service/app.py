@@ -14,6 +14,8 @@ from order_service.auth.endpoints import router as api_keys_router
 from order_service.context import Clock, Services, utcnow
 from order_service.db import create_engine, create_sessionmaker
 from order_service.events.endpoints import router as events_router
+from order_service.fulfillments.endpoints import order_router as order_fulfillments_router
+from order_service.fulfillments.endpoints import router as fulfillments_router
 from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from order_service.migrations import head
 from order_service.orders.endpoints import router as orders_router
@@ -36,6 +38,10 @@ through `If-Match`; lists are cursor-paginated (`limit` ≤ 250, `next_cursor`).
 
 TAGS = [
     {"name": "orders", "description": "Create, read, edit, pay, archive and delete orders."},
+    {
+        "name": "fulfillments",
+        "description": "Ship an order's units, track them to the door, and see them delivered.",
+    },
     {"name": "events", "description": "Everything the service emitted (the webhook outbox)."},
     {"name": "api keys", "description": "Issue, list and revoke API keys (admin)."},
     {"name": "operations", "description": "Health, readiness and metrics."},
@@ -83,7 +89,14 @@ def create_app(
     )
     app.state.migration_head = head()
     problems.install(app)
-    for router in (orders_router, api_keys_router, events_router, health.router):
+    for router in (
+        orders_router,
+        order_fulfillments_router,
+        fulfillments_router,
+        api_keys_router,
+        events_router,
+        health.router,
+    ):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
