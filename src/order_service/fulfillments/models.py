@@ -18,11 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from order_service.db import Base
 from order_service.fulfillments.policy import FULFILLMENT_STATUSES, SHIPMENT_STATUSES
-from order_service.orders.models import LineItem
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+from order_service.orders.models import LineItem, _in
 
 
 class Fulfillment(Base):

@@ -4,9 +4,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from order_service.fulfillments.policy import KNOWN_CARRIERS
+from order_service.orders.schemas import Input
 from order_service.schema_types import OptionalText, UtcDatetime
 
 TrackingNumber = Annotated[
@@ -26,10 +27,6 @@ _CARRIER_HELP = (
     + ", ".join(KNOWN_CARRIERS)
     + " the tracking URL is built from the tracking number when none is given."
 )
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class FulfillmentStatus(StrEnum):
