@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -225,3 +226,22 @@ async def test_carrier_tracking_urls(
         tracking_url="https://shop.example/track/1Z9",
     )
     assert parcel["tracking_url"] == "https://shop.example/track/1Z9"
+
+
+async def test_concurrent_repeats_of_one_report_record_it_once(
+    client: httpx.AsyncClient,
+    storefront: dict[str, str],
+    ops: dict[str, str],
+    db: Any,
+    clock: Clock,
+) -> None:
+    placed = await create_order(client, storefront)
+    parcel = await fulfil(client, ops, placed["id"])
+    at = clock() - timedelta(hours=1)
+    responses = await asyncio.gather(
+        *(track(client, ops, parcel["id"], "delivered", at) for _ in range(6))
+    )
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+    assert len(await events(db, "order.delivered", placed["id"])) == 1
+    final = (await client.get(f"/v1/fulfillments/{parcel['id']}", headers=ops)).json()
+    assert len(final["tracking_events"]) == 1
