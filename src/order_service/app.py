@@ -15,6 +15,8 @@ from order_service.cancellations.endpoints import router as cancellations_router
 from order_service.context import Clock, Services, utcnow
 from order_service.db import create_engine, create_sessionmaker
 from order_service.events.endpoints import router as events_router
+from order_service.fulfillments.endpoints import order_router as order_fulfillments_router
+from order_service.fulfillments.endpoints import router as fulfillments_router
 from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from order_service.migrations import head
 from order_service.orders.endpoints import router as orders_router
@@ -40,6 +42,10 @@ through `If-Match`; lists are cursor-paginated (`limit` ≤ 250, `next_cursor`).
 
 TAGS = [
     {"name": "orders", "description": "Create, read, edit, pay, archive and delete orders."},
+    {
+        "name": "fulfillments",
+        "description": "Ship an order's units, track them to the door, and see them delivered.",
+    },
     {
         "name": "cancellation",
         "description": "Customer self-cancellation inside the window, merchant cancellation "
@@ -100,6 +106,8 @@ def create_app(
     problems.install(app)
     for router in (
         orders_router,
+        order_fulfillments_router,
+        fulfillments_router,
         cancellations_router,
         refunds_router,
         reports_router,

@@ -3,6 +3,7 @@
 from order_service.auth.models import ApiKey
 from order_service.db import Base
 from order_service.events.models import Event
+from order_service.fulfillments.models import FollowUp, Fulfillment, FulfillmentLine, TrackingEvent
 from order_service.idempotency import IdempotencyRecord
 from order_service.orders.models import LineItem, Order, PaymentTransaction, TimelineEntry
 from order_service.refunds.models import Refund, RefundLineItem
@@ -12,6 +13,9 @@ metadata = Base.metadata
 __all__ = [
     "ApiKey",
     "Event",
+    "FollowUp",
+    "Fulfillment",
+    "FulfillmentLine",
     "IdempotencyRecord",
     "LineItem",
     "Order",
@@ -19,5 +23,6 @@ __all__ = [
     "Refund",
     "RefundLineItem",
     "TimelineEntry",
+    "TrackingEvent",
     "metadata",
 ]

@@ -18,6 +18,7 @@ from datetime import timedelta
 from order_service import idempotency
 from order_service.context import Services
 from order_service.db import create_engine, create_sessionmaker
+from order_service.fulfillments import followups
 from order_service.settings import Settings
 
 log = logging.getLogger("order_service.worker")
@@ -50,6 +51,7 @@ async def purge_idempotency_keys(services: Services) -> int:
 
 TASKS: list[Task] = [
     periodic("purge-idempotency-keys", timedelta(minutes=10), purge_idempotency_keys),
+    periodic("follow-ups", timedelta(seconds=30), followups.fire_due),
 ]
 
 

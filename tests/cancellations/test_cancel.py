@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.factories import create_order, problem
-from tests.helpers import count_events, set_order, ship_units
+from tests.helpers import count_events, fulfil
 
 
 def ago(**delta: float) -> str:
@@ -109,7 +109,7 @@ async def test_picking_started_blocks_the_customer_not_the_merchant(
     client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str], db: Any
 ) -> None:
     order = await create_order(client, storefront)
-    await set_order(db, order["id"], fulfillment_status="in_progress")
+    await fulfil(client, ops, order, 2, status="pending")
     problem(
         await client.post(f"/v1/orders/{order['id']}/cancel", headers=storefront),
         409,
@@ -121,6 +121,11 @@ async def test_picking_started_blocks_the_customer_not_the_merchant(
     assert merchant.status_code == 200
     assert merchant.json()["cancelled_by"] == "merchant"
     assert merchant.json()["cancel_reason"] == "inventory"
+    # picking stops: the pending fulfilment is cancelled and every unit restocked
+    assert merchant.json()["fulfillment_status"] == "unfulfilled"
+    assert [li["restocked_quantity"] for li in merchant.json()["line_items"]] == [2, 1]
+    parcels = (await client.get(f"/v1/orders/{order['id']}/fulfillments", headers=ops)).json()
+    assert [f["status"] for f in parcels["data"]] == ["cancelled"]
 
 
 async def test_merchant_may_cancel_after_the_window_until_something_ships(
@@ -139,7 +144,7 @@ async def test_merchant_may_cancel_after_the_window_until_something_ships(
     assert ok.status_code == 200
 
     shipped = await create_order(client, storefront)
-    await ship_units(db, shipped["id"], 1)
+    await fulfil(client, ops, shipped, 1)
     problem(
         await client.post(f"/v1/orders/{shipped['id']}/cancel", headers=ops),
         409,

@@ -4,10 +4,9 @@ import asyncio
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 
-from order_service.orders.models import Order
 from tests.factories import ADDRESS, create_order, problem
+from tests.helpers import fulfil
 
 
 async def test_patch_note_tags_and_address_bumps_version(
@@ -79,10 +78,7 @@ async def test_address_is_locked_once_fulfilment_starts(
     client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str], db: Any
 ) -> None:
     order = await create_order(client, storefront)
-    async with db() as session, session.begin():
-        await session.execute(
-            update(Order).where(Order.id == order["id"]).values(fulfillment_status="in_progress")
-        )
+    await fulfil(client, ops, order, 1, status="pending")
     url = f"/v1/orders/{order['id']}"
     response = await client.patch(
         url, json={"shipping_address": {**ADDRESS, "city": "Bergen"}}, headers=ops

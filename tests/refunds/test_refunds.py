@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from tests.factories import create_order, problem
-from tests.helpers import count_events, ship_units
+from tests.helpers import count_events, fulfil
 
 FIVE_TEES = [
     {"sku": "TEE-M", "title": "Tee", "quantity": 5, "unit_price": 1000},
@@ -254,21 +254,6 @@ async def test_refund_window_counts_from_processing_when_never_delivered(
     assert overridden.status_code == 201
 
 
-async def test_refund_window_counts_from_delivery(
-    client: httpx.AsyncClient, storefront: dict[str, str], db: Any
-) -> None:
-    from tests.helpers import set_order
-
-    order = await paid_order(client, storefront, processed_at=ago(days=60))
-    await set_order(db, order["id"], delivered_at=datetime.now(UTC) - timedelta(days=2))
-    ok = await client.post(
-        f"/v1/orders/{order['id']}/refunds",
-        json={"line_items": lines(order, 1)},
-        headers=storefront,
-    )
-    assert ok.status_code == 201, ok.text
-
-
 async def test_limits(
     client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str], db: Any
 ) -> None:
@@ -308,7 +293,7 @@ async def test_limits(
         422,
         "validation_error",
     )
-    await ship_units(db, order["id"], 1)
+    await fulfil(client, ops, order, 1)
     problem(
         await client.post(url, json={"shipping": {"full": True}}, headers=storefront),
         409,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from order_service.auth.service import Actor
 from order_service.cancellations import errors, policy
 from order_service.cancellations.schemas import Cancellation, CancelReason, CancelRequest
+from order_service.fulfillments import service as fulfillments
 from order_service.ids import new_id
 from order_service.orders import repository as orders
 from order_service.orders import timeline
@@ -82,6 +83,7 @@ async def cancel(
         assert decision.code is not None
         raise _refusal(decision.code, order, settings)
 
+    released = await fulfillments.release_pending(session, order, actor, now, settings)
     order.status = "cancelled"
     order.cancelled_at = now
     order.cancel_reason = reason.value
@@ -106,6 +108,7 @@ async def cancel(
             "reason": reason.value,
             "by": order.cancelled_by,
             "voided": voided,
+            "fulfillments_cancelled": released,
             "refund_id": refund.id if refund else None,
             "restocked": sum(q for _, q in restocked),
         },

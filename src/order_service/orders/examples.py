@@ -75,6 +75,7 @@ ORDER_EXAMPLE: dict[str, Any] = {
             "refundable": True,
             "requires_shipping": True,
             "fulfilled_quantity": 0,
+            "shipped_quantity": 0,
             "refunded_quantity": 0,
             "restocked_quantity": 0,
         }

@@ -155,6 +155,9 @@ class LineItem(Base):
             "fulfilled_quantity BETWEEN 0 AND quantity", name="fulfilled_within_quantity"
         ),
         CheckConstraint(
+            "shipped_quantity BETWEEN 0 AND fulfilled_quantity", name="shipped_within_fulfilled"
+        ),
+        CheckConstraint(
             "refunded_quantity >= 0 AND refund_pending_quantity >= 0 "
             "AND refunded_quantity + refund_pending_quantity <= quantity",
             name="refunds_within_quantity",
@@ -178,6 +181,9 @@ class LineItem(Base):
     refundable: Mapped[bool] = mapped_column(Boolean, default=True)
     requires_shipping: Mapped[bool] = mapped_column(Boolean, default=True)
     fulfilled_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    """Units in fulfilments that are not cancelled: being picked (`pending`) or shipped."""
+    shipped_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Units in shipped fulfilments: what has left the warehouse."""
     refunded_quantity: Mapped[int] = mapped_column(Integer, default=0)
     refund_pending_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     restocked_quantity: Mapped[int] = mapped_column(Integer, default=0)

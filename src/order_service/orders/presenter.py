@@ -16,7 +16,7 @@ def cancellation_state(order: Order) -> cancellation.OrderState:
         status=order.status,
         fulfillment_status=order.fulfillment_status,
         processed_at=order.processed_at,
-        shipped_units=sum(li.fulfilled_quantity for li in order.line_items),
+        shipped_units=sum(li.shipped_quantity for li in order.line_items),
     )
 
 
@@ -51,6 +51,7 @@ def order_out(order: Order, now: datetime, settings: Settings) -> OrderOut:
                 refundable=li.refundable,
                 requires_shipping=li.requires_shipping,
                 fulfilled_quantity=li.fulfilled_quantity,
+                shipped_quantity=li.shipped_quantity,
                 refunded_quantity=li.refunded_quantity,
                 refund_pending_quantity=li.refund_pending_quantity,
                 restocked_quantity=li.restocked_quantity,

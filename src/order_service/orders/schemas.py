@@ -228,7 +228,10 @@ class LineItemOut(Output):
     total: int = Field(description="quantity x unit_price.")
     refundable: bool
     requires_shipping: bool
-    fulfilled_quantity: int
+    fulfilled_quantity: int = Field(
+        description="Units in fulfilments that are not cancelled: being picked or shipped."
+    )
+    shipped_quantity: int = Field(description="Units in shipped fulfilments.")
     refunded_quantity: int = Field(description="Units refunded (settled refunds).")
     refund_pending_quantity: int = Field(description="Units in refunds not yet settled.")
     restocked_quantity: int

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from order_service.auth.service import Actor
+from order_service.fulfillments import service as fulfillments
 from order_service.ids import new_id
 from order_service.orders import policy as order_policy
 from order_service.orders import repository as orders
@@ -56,7 +57,7 @@ def money_state(order: Order) -> policy.OrderMoney:
         shipping_refunded=order.shipping_refunded + order.shipping_refund_pending,
         processed_at=order.processed_at,
         delivered_at=order.delivered_at,
-        shipped=any(li.fulfilled_quantity for li in order.line_items),
+        shipped=any(li.shipped_quantity for li in order.line_items),
     )
 
 
@@ -217,6 +218,7 @@ async def record_refund(
         )
     order.total_refund_pending += amount
     order.shipping_refund_pending += shipping
+    await fulfillments.recount(session, order, actor, now, settings)
     touch(order, now)
     session.add(refund)
     await session.flush()
@@ -346,6 +348,8 @@ async def settle(
                 created_at=now,
             )
         )
+    if not succeeded:
+        await fulfillments.recount(session, order, actor, now, settings)
     refund.status = body.status
     refund.reference = body.reference
     refund.failure_reason = body.failure_reason

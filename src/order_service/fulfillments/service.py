@@ -1,0 +1,568 @@
+"""Fulfilment use cases. Every change locks the order row first, so fulfilments serialize
+with each other and with cancellations and refunds of the same order; each takes the
+request's session and only flushes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_service import errors as common
+from order_service.auth.service import Actor
+from order_service.fulfillments import errors, policy, repository
+from order_service.fulfillments.models import Fulfillment, FulfillmentLine, TrackingEvent
+from order_service.fulfillments.schemas import (
+    FulfillmentCreate,
+    FulfillmentLineOut,
+    FulfillmentOut,
+    FulfillmentUpdate,
+    ShipmentStatus,
+    TrackingEventCreate,
+    TrackingEventOut,
+)
+from order_service.ids import new_id
+from order_service.orders import repository as orders
+from order_service.orders import timeline
+from order_service.orders.models import LineItem, Order
+from order_service.orders.service import check_version, publish, touch
+from order_service.settings import Settings
+
+CLOCK_SKEW = timedelta(seconds=60)
+"""How far ahead of our clock a carrier's `occurred_at` may be and still count as now."""
+
+
+def event_out(event: TrackingEvent) -> TrackingEventOut:
+    return TrackingEventOut(
+        id=event.id,
+        status=ShipmentStatus(event.status),
+        occurred_at=event.occurred_at,
+        location=event.location,
+        message=event.message,
+        estimated_delivery_at=event.estimated_delivery_at,
+        applied=event.applied,
+        created_at=event.created_at,
+    )
+
+
+def fulfillment_out(fulfillment: Fulfillment) -> FulfillmentOut:
+    return FulfillmentOut(
+        id=fulfillment.id,
+        order_id=fulfillment.order_id,
+        status=fulfillment.status,
+        shipment_status=fulfillment.shipment_status,
+        shipment_status_at=fulfillment.shipment_status_at,
+        carrier=fulfillment.carrier,
+        service=fulfillment.service,
+        tracking_number=fulfillment.tracking_number,
+        tracking_url=fulfillment.tracking_url,
+        notify_customer=fulfillment.notify_customer,
+        line_items=[
+            FulfillmentLineOut(
+                line_item_id=line.line_item_id,
+                sku=line.line_item.sku,
+                title=line.line_item.title,
+                quantity=line.quantity,
+            )
+            for line in fulfillment.lines
+        ],
+        estimated_delivery_at=fulfillment.estimated_delivery_at,
+        shipped_at=fulfillment.shipped_at,
+        delivered_at=fulfillment.delivered_at,
+        cancelled_at=fulfillment.cancelled_at,
+        tracking_events=[
+            event_out(e)
+            for e in sorted(fulfillment.tracking_events, key=lambda e: (e.occurred_at, e.id))
+        ],
+        created_at=fulfillment.created_at,
+        updated_at=fulfillment.updated_at,
+    )
+
+
+async def _locked(
+    session: AsyncSession, fulfillment_id: str, if_match: int | None
+) -> tuple[Order, list[Fulfillment], Fulfillment]:
+    """The fulfilment's order, locked, and all its fulfilments as they are under that lock."""
+    order_id = await repository.order_id_of(session, fulfillment_id)
+    order = await orders.get(session, order_id, lock=True)
+    check_version(order, if_match)
+    fulfillments = await repository.of_order(session, order_id)
+    fulfillment = next(f for f in fulfillments if f.id == fulfillment_id)
+    return order, fulfillments, fulfillment
+
+
+def owed_units(li: LineItem) -> int:
+    """Units of a line that have shipped or still must: refunds are taken to cover unshipped
+    units first, so a unit refunded before it shipped is no longer owed."""
+    refunded = li.refunded_quantity + li.refund_pending_quantity
+    return max(li.shipped_quantity, li.quantity - refunded)
+
+
+def _count_units(order: Order, fulfillments: list[Fulfillment]) -> policy.Units:
+    """Recompute each line's fulfilled and shipped units from the fulfilments themselves."""
+    allocated: Counter[str] = Counter()
+    shipped: Counter[str] = Counter()
+    delivered: Counter[str] = Counter()
+    for fulfillment in fulfillments:
+        if fulfillment.status == "cancelled":
+            continue
+        for line in fulfillment.lines:
+            allocated[line.line_item_id] += line.quantity
+            if fulfillment.status == "shipped":
+                shipped[line.line_item_id] += line.quantity
+                if fulfillment.delivered_at is not None:
+                    delivered[line.line_item_id] += line.quantity
+    for li in order.line_items:
+        li.fulfilled_quantity = allocated[li.id]
+        li.shipped_quantity = shipped[li.id]
+    shippable = [li for li in order.line_items if li.requires_shipping]
+    return policy.Units(
+        ordered=sum(max(owed_units(li), allocated[li.id]) for li in shippable),
+        allocated=sum(allocated[li.id] for li in shippable),
+        shipped=sum(shipped[li.id] for li in shippable),
+        delivered=sum(delivered[li.id] for li in shippable),
+    )
+
+
+async def recount(
+    session: AsyncSession, order: Order, actor: Actor, now: datetime, settings: Settings
+) -> None:
+    """Bring the order's fulfilment status up to date after units stopped being owed (a
+    refund before shipping); the caller holds the order lock."""
+    fulfillments = await repository.of_order(session, order.id)
+    before = order.fulfillment_status
+    after = policy.order_fulfillment_status(_count_units(order, fulfillments))
+    if after == before:
+        return
+    order.fulfillment_status = after
+    timeline.record(
+        session,
+        order.id,
+        "order.fulfillment_status",
+        f"Fulfilment status: {before} → {after} (refunded units no longer ship).",
+        actor,
+        now,
+        {"fulfillment_status": {"from": before, "to": after}},
+    )
+    if after == "fulfilled":
+        await publish(session, "order.fulfilled", order, now, settings)
+
+
+async def release_pending(
+    session: AsyncSession, order: Order, actor: Actor, now: datetime, settings: Settings
+) -> int:
+    """Cancel the order's pending (picking) fulfilments, for an order being cancelled; the
+    caller holds the order lock and has checked nothing has shipped. Returns how many."""
+    fulfillments = await repository.of_order(session, order.id)
+    pending = [f for f in fulfillments if f.status == "pending"]
+    for fulfillment in pending:
+        fulfillment.status = "cancelled"
+        fulfillment.cancelled_at = now
+        timeline.record(
+            session,
+            order.id,
+            "fulfillment.cancelled",
+            f"Fulfilment cancelled with the order: {_describe(fulfillment)} not shipped.",
+            actor,
+            now,
+            {"fulfillment_id": fulfillment.id, "previous_status": "pending"},
+        )
+        await _settle(
+            session,
+            order,
+            fulfillments,
+            fulfillment,
+            "fulfillment.updated",
+            actor,
+            now,
+            settings,
+            changes=["status"],
+        )
+    return len(pending)
+
+
+async def _settle(
+    session: AsyncSession,
+    order: Order,
+    fulfillments: list[Fulfillment],
+    fulfillment: Fulfillment,
+    event_type: str,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+    **extra: Any,
+) -> None:
+    """After a change to `fulfillment`: the order's units and status follow, its version
+    moves, and the events go to the outbox with the order as it now is."""
+    fulfillment.updated_at = now
+    before = order.fulfillment_status
+    after = policy.order_fulfillment_status(_count_units(order, fulfillments))
+    order.fulfillment_status = after
+    if after == "delivered" and before != "delivered":
+        order.delivered_at = max(f.delivered_at for f in fulfillments if f.delivered_at)
+    elif after != "delivered":
+        order.delivered_at = None
+    touch(order, now)
+    await session.flush()
+    data = fulfillment_out(fulfillment).model_dump(mode="json")
+    await publish(session, event_type, order, now, settings, fulfillment=data, **extra)
+    if after == before:
+        return
+    timeline.record(
+        session,
+        order.id,
+        "order.fulfillment_status",
+        f"Fulfilment status: {before} → {after}.",
+        actor,
+        now,
+        {"fulfillment_status": {"from": before, "to": after}, "fulfillment_id": fulfillment.id},
+    )
+    if after == "fulfilled":
+        await publish(session, "order.fulfilled", order, now, settings, fulfillment=data)
+    elif after == "delivered":
+        assert order.delivered_at is not None
+        await repository.schedule_follow_up(
+            session, order.id, order.delivered_at + settings.follow_up_delay, now
+        )
+        await publish(session, "order.delivered", order, now, settings, fulfillment=data)
+
+
+def _describe(fulfillment: Fulfillment) -> str:
+    units = sum(line.quantity for line in fulfillment.lines)
+    via = f" via {fulfillment.carrier}" if fulfillment.carrier else ""
+    number = f" ({fulfillment.tracking_number})" if fulfillment.tracking_number else ""
+    return f"{units} unit(s){via}{number}"
+
+
+def _lines(order: Order, body: FulfillmentCreate) -> list[FulfillmentLine]:
+    """The requested units, checked against what remains of each line."""
+    by_id = {li.id: li for li in order.line_items}
+    if body.line_items is None:
+        lines = [
+            FulfillmentLine(
+                line_item_id=li.id, quantity=owed_units(li) - li.fulfilled_quantity, line_item=li
+            )
+            for li in order.line_items
+            if li.requires_shipping and owed_units(li) > li.fulfilled_quantity
+        ]
+        if not lines:
+            raise errors.NothingToFulfill(
+                f"Every unit of order #{order.number} that needs shipping is already in a "
+                "fulfilment."
+            )
+        return lines
+    lines = []
+    over = []
+    for position, requested in enumerate(body.line_items):
+        li = by_id.get(requested.line_item_id)
+        field = f"line_items.{position}.line_item_id"
+        if li is None:
+            raise errors.UnknownLineItem(
+                f"Line item {requested.line_item_id} is not on order #{order.number}.",
+                errors=[{"field": field, "message": "not on this order", "type": "value_error"}],
+            )
+        if not li.requires_shipping:
+            raise errors.LineItemNotShippable(
+                f"Line item {li.id} ({li.sku}) does not require shipping.",
+                errors=[
+                    {"field": field, "message": "does not require shipping", "type": "value_error"}
+                ],
+            )
+        remaining = max(owed_units(li) - li.fulfilled_quantity, 0)
+        if requested.quantity > remaining:
+            over.append(
+                {
+                    "line_item_id": li.id,
+                    "requested": requested.quantity,
+                    "remaining": remaining,
+                    "position": position,
+                }
+            )
+        lines.append(FulfillmentLine(line_item_id=li.id, quantity=requested.quantity, line_item=li))
+    if over:
+        raise errors.FulfillmentExceedsRemaining(
+            "; ".join(
+                f"line item {o['line_item_id']}: {o['requested']} requested, "
+                f"{o['remaining']} remain"
+                for o in over
+            )
+            + ".",
+            errors=[
+                {
+                    "field": f"line_items.{o['position']}.quantity",
+                    "message": f"only {o['remaining']} unit(s) remain to be fulfilled",
+                    "type": "value_error",
+                }
+                for o in over
+            ],
+            line_items=[{k: v for k, v in o.items() if k != "position"} for o in over],
+        )
+    return lines
+
+
+async def create(
+    session: AsyncSession,
+    order_id: str,
+    body: FulfillmentCreate,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Fulfillment, Order]:
+    order = await orders.get(session, order_id, lock=True)
+    check_version(order, if_match)
+    if order.status != "open":
+        raise common.OrderNotOpen(
+            f"Order #{order.number} is {order.status}; only open orders can be fulfilled."
+        )
+    fulfillments = await repository.of_order(session, order.id)
+    shipped = body.status == "shipped"
+    fulfillment = Fulfillment(
+        id=new_id("ful"),
+        order_id=order.id,
+        status=body.status,
+        carrier=body.carrier,
+        service=body.service,
+        tracking_number=body.tracking_number,
+        tracking_url=body.tracking_url or policy.tracking_url(body.carrier, body.tracking_number),
+        notify_customer=body.notify_customer,
+        shipped_at=now if shipped else None,
+        created_at=now,
+        updated_at=now,
+        lines=_lines(order, body),
+        tracking_events=[],
+    )
+    session.add(fulfillment)
+    fulfillments.append(fulfillment)
+    timeline.record(
+        session,
+        order.id,
+        "fulfillment.created",
+        f"Fulfilment {'shipped' if shipped else 'started (picking)'}: {_describe(fulfillment)}.",
+        actor,
+        now,
+        {
+            "fulfillment_id": fulfillment.id,
+            "status": fulfillment.status,
+            "line_items": [
+                {"line_item_id": line.line_item_id, "quantity": line.quantity}
+                for line in fulfillment.lines
+            ],
+        },
+    )
+    await _settle(
+        session, order, fulfillments, fulfillment, "fulfillment.created", actor, now, settings
+    )
+    return fulfillment, order
+
+
+def _ship(order: Order, fulfillment: Fulfillment, at: datetime) -> None:
+    if order.status == "cancelled":
+        raise common.OrderNotOpen(f"Order #{order.number} is cancelled; nothing may ship.")
+    fulfillment.status = "shipped"
+    fulfillment.shipped_at = at
+
+
+def _check_active(fulfillment: Fulfillment) -> None:
+    if fulfillment.status == "cancelled":
+        raise errors.FulfillmentCancelled(f"Fulfilment {fulfillment.id} is cancelled.")
+
+
+async def update(
+    session: AsyncSession,
+    fulfillment_id: str,
+    body: FulfillmentUpdate,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Fulfillment, Order]:
+    order, fulfillments, fulfillment = await _locked(session, fulfillment_id, if_match)
+    _check_active(fulfillment)
+    fields = body.model_fields_set
+    changes: dict[str, dict[str, Any]] = {}
+
+    def change(name: str, value: Any) -> None:
+        if getattr(fulfillment, name) != value:
+            changes[name] = {"from": getattr(fulfillment, name), "to": value}
+            setattr(fulfillment, name, value)
+
+    for name in ("carrier", "service", "tracking_number", "tracking_url"):
+        if name in fields:
+            change(name, getattr(body, name))
+    if "notify_customer" in fields and body.notify_customer is not None:
+        change("notify_customer", body.notify_customer)
+    if "tracking_url" not in fields and {"carrier", "tracking_number"} & changes.keys():
+        change(
+            "tracking_url", policy.tracking_url(fulfillment.carrier, fulfillment.tracking_number)
+        )
+    if body.status == "shipped" and fulfillment.status == "pending":
+        _ship(order, fulfillment, now)
+        changes["status"] = {"from": "pending", "to": "shipped"}
+    if not changes:
+        return fulfillment, order
+    timeline.record(
+        session,
+        order.id,
+        "fulfillment.shipped" if "status" in changes else "fulfillment.updated",
+        f"Fulfilment {fulfillment.id} "
+        + ("shipped" if "status" in changes else "corrected")
+        + f": {', '.join(changes)}.",
+        actor,
+        now,
+        {"fulfillment_id": fulfillment.id, "changes": changes},
+    )
+    await _settle(
+        session,
+        order,
+        fulfillments,
+        fulfillment,
+        "fulfillment.updated",
+        actor,
+        now,
+        settings,
+        changes=sorted(changes),
+    )
+    return fulfillment, order
+
+
+async def cancel(
+    session: AsyncSession,
+    fulfillment_id: str,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Fulfillment, Order]:
+    order, fulfillments, fulfillment = await _locked(session, fulfillment_id, if_match)
+    if fulfillment.status == "cancelled":
+        return fulfillment, order
+    if fulfillment.delivered_at is not None:
+        raise errors.FulfillmentDelivered(
+            f"Fulfilment {fulfillment.id} was delivered on {fulfillment.delivered_at:%Y-%m-%d}; "
+            "refund or return its units instead."
+        )
+    previous = fulfillment.status
+    fulfillment.status = "cancelled"
+    fulfillment.cancelled_at = now
+    timeline.record(
+        session,
+        order.id,
+        "fulfillment.cancelled",
+        f"Fulfilment cancelled ({previous}): {_describe(fulfillment)} back to unfulfilled.",
+        actor,
+        now,
+        {"fulfillment_id": fulfillment.id, "previous_status": previous},
+    )
+    await _settle(
+        session,
+        order,
+        fulfillments,
+        fulfillment,
+        "fulfillment.updated",
+        actor,
+        now,
+        settings,
+        changes=["status"],
+    )
+    return fulfillment, order
+
+
+async def add_tracking_event(
+    session: AsyncSession,
+    fulfillment_id: str,
+    body: TrackingEventCreate,
+    if_match: int | None,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Fulfillment, Order, TrackingEvent, bool]:
+    """Record a carrier report and merge it. Returns whether it was new: a repeat of a
+    recorded report (same status and `occurred_at`) changes nothing."""
+    if body.occurred_at > now + CLOCK_SKEW:
+        raise errors.InvalidTrackingEvent(
+            "occurred_at is in the future.",
+            errors=[
+                {
+                    "field": "occurred_at",
+                    "message": "must not be in the future",
+                    "type": "value_error",
+                }
+            ],
+        )
+    order, fulfillments, fulfillment = await _locked(session, fulfillment_id, if_match)
+    _check_active(fulfillment)
+    status = body.status.value
+    existing = await repository.find_event(session, fulfillment.id, status, body.occurred_at)
+    if existing is not None:
+        return fulfillment, order, existing, False
+
+    occurred_at = min(body.occurred_at, now)
+    current = (
+        policy.Report(fulfillment.shipment_status, fulfillment.shipment_status_at)
+        if fulfillment.shipment_status and fulfillment.shipment_status_at
+        else None
+    )
+    report = policy.Report(status, body.occurred_at)
+    applied = policy.supersedes(report, current)
+    event = TrackingEvent(
+        id=new_id("trk"),
+        fulfillment_id=fulfillment.id,
+        status=status,
+        occurred_at=body.occurred_at,
+        location=body.location,
+        message=body.message,
+        estimated_delivery_at=body.estimated_delivery_at,
+        applied=applied,
+        created_at=now,
+    )
+    session.add(event)
+    fulfillment.tracking_events.append(event)
+    shipped_now = False
+    if applied:
+        fulfillment.shipment_status = status
+        fulfillment.shipment_status_at = body.occurred_at
+        fulfillment.delivered_at = occurred_at if status == "delivered" else None
+        if body.estimated_delivery_at is not None:
+            fulfillment.estimated_delivery_at = body.estimated_delivery_at
+    if fulfillment.status == "pending" and status not in policy.NOT_YET_SHIPPED:
+        _ship(order, fulfillment, occurred_at)
+        shipped_now = True
+    where = f" at {body.location}" if body.location else ""
+    timeline.record(
+        session,
+        order.id,
+        "fulfillment.tracking_event",
+        f"Tracking: {status}{where} ({body.occurred_at.isoformat()})"
+        + ("" if applied else ", older than the latest report: recorded only")
+        + ("; fulfilment shipped" if shipped_now else "")
+        + ".",
+        actor,
+        now,
+        {
+            "fulfillment_id": fulfillment.id,
+            "tracking_event_id": event.id,
+            "status": status,
+            "occurred_at": body.occurred_at.isoformat(),
+            "applied": applied,
+        },
+    )
+    await _settle(
+        session,
+        order,
+        fulfillments,
+        fulfillment,
+        "fulfillment.updated",
+        actor,
+        now,
+        settings,
+        tracking_event=event_out(event).model_dump(mode="json"),
+    )
+    return fulfillment, order, event, True
+
+
+async def get(session: AsyncSession, fulfillment_id: str) -> tuple[Fulfillment, Order]:
+    fulfillment = await repository.get(session, fulfillment_id)
+    return fulfillment, await orders.get(session, fulfillment.order_id)

@@ -1,0 +1,68 @@
+"""Refunds meeting fulfilment: the window runs from delivery; refunded units stop shipping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from tests.factories import create_order, problem
+from tests.helpers import fulfil
+
+FIVE = [{"sku": "TEE", "title": "Tee", "quantity": 5, "unit_price": 1000}]
+
+
+async def test_refund_window_runs_from_delivery(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    placed = (datetime.now(UTC) - timedelta(days=60)).isoformat()
+    order = await create_order(client, storefront, line_items=FIVE, processed_at=placed)
+    body = {"line_items": [{"line_item_id": order["line_items"][0]["id"], "quantity": 1}]}
+    url = f"/v1/orders/{order['id']}/refunds"
+    problem(await client.post(url, json=body, headers=storefront), 409, "refund_window_expired")
+
+    parcel = await fulfil(client, ops, order, 5)
+    delivered_at = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    tracked = await client.post(
+        f"/v1/fulfillments/{parcel['id']}/tracking-events",
+        json={"status": "delivered", "occurred_at": delivered_at},
+        headers=ops,
+    )
+    assert tracked.status_code == 201, tracked.text
+    current = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
+    assert current["fulfillment_status"] == "delivered"
+    assert current["delivered_at"] is not None
+    ok = await client.post(url, json=body, headers=storefront)
+    assert ok.status_code == 201, ok.text
+
+
+async def test_units_refunded_before_shipping_are_not_shipped(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    order = await create_order(client, storefront, line_items=FIVE)
+    await fulfil(client, ops, order, 3)
+    line = order["line_items"][0]["id"]
+    refund = await client.post(
+        f"/v1/orders/{order['id']}/refunds",
+        json={"line_items": [{"line_item_id": line, "quantity": 2}], "reason": "other"},
+        headers=ops,
+    )
+    assert refund.status_code == 201, refund.text
+    after = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
+    assert after["fulfillment_status"] == "fulfilled", "the two refunded units will not ship"
+    response = await client.post(
+        f"/v1/orders/{order['id']}/fulfillments", json={"status": "shipped"}, headers=ops
+    )
+    problem(response, 409, "nothing_to_fulfill")
+
+    # the refund fails: the two units are owed again
+    await client.post(
+        f"/v1/refunds/{refund.json()['id']}/settle", json={"status": "failed"}, headers=ops
+    )
+    again = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
+    assert again["fulfillment_status"] == "partially_fulfilled"
+    rest = await client.post(
+        f"/v1/orders/{order['id']}/fulfillments", json={"status": "shipped"}, headers=ops
+    )
+    assert rest.status_code == 201
+    assert rest.json()["line_items"][0]["quantity"] == 2
