@@ -122,3 +122,52 @@ async def test_policies_in_words_and_numbers(
         "gift_card",
     }
     problem(await client.get("/v1/policies"), 401, "unauthenticated")
+
+
+async def test_fulfilment_report_times_and_lateness(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    now = datetime.now(UTC)
+
+    async def shipped_order(hours_ago: float, carrier: str, dispatch_by: str | None) -> str:
+        overrides = {"processed_at": (now - timedelta(hours=hours_ago)).isoformat()}
+        if dispatch_by:
+            overrides["estimated_dispatch_date"] = dispatch_by
+        order = await create_order(client, storefront, **overrides)
+        parcel = await client.post(
+            f"/v1/orders/{order['id']}/fulfillments",
+            json={"status": "shipped", "carrier": carrier, "tracking_number": "X1"},
+            headers=ops,
+        )
+        assert parcel.status_code == 201, parcel.text
+        return str(parcel.json()["id"])
+
+    yesterday = (now - timedelta(days=1)).date().isoformat()
+    ups_fast = await shipped_order(10, "UPS", None)
+    await shipped_order(30, "UPS", yesterday)  # promised yesterday, shipped today: late
+    dhl = await shipped_order(20, "DHL", None)
+    for parcel, hours in ((ups_fast, 6), (dhl, 2)):
+        delivered = await client.post(
+            f"/v1/fulfillments/{parcel}/tracking-events",
+            json={
+                "status": "delivered",
+                "occurred_at": (now + timedelta(hours=hours) - timedelta(hours=12)).isoformat(),
+            },
+            headers=ops,
+        )
+        assert delivered.status_code in (200, 201), delivered.text
+
+    report = (await client.get("/v1/reports/fulfillment", headers=ops)).json()
+    overall = report["overall"]
+    assert overall["shipments"] == 3
+    assert overall["dispatched_late"] == 1
+    assert 19 < overall["order_to_dispatch"]["median_hours"] < 21
+    by_carrier = {row["carrier"]: row for row in report["by_carrier"]}
+    assert [row["carrier"] for row in report["by_carrier"]] == ["UPS", "DHL"]
+    assert by_carrier["UPS"]["shipments"] == 2
+    assert by_carrier["UPS"]["dispatched_late"] == 1
+    assert by_carrier["DHL"]["dispatched_late"] == 0
+    assert by_carrier["DHL"]["delivered"] == 1
+    as_csv = await client.get("/v1/reports/fulfillment", headers={**ops, "Accept": "text/csv"})
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["carrier"] for r in rows] == ["UPS", "DHL", "ALL"]

@@ -12,7 +12,12 @@ from order_service import errors
 from order_service.context import OpsActor, SessionDep
 from order_service.problems import responses
 from order_service.reports import service
-from order_service.reports.schemas import CancellationReport, Period, RefundReport
+from order_service.reports.schemas import (
+    CancellationReport,
+    FulfillmentReport,
+    Period,
+    RefundReport,
+)
 from order_service.routing import TransactionalRoute
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=TransactionalRoute)
@@ -107,4 +112,44 @@ async def refund_report(
     report = await service.refunds(session, from_, to)
     if _wants_csv(accept):
         return _csv([row.model_dump() for row in report.by_sku], "refunds")
+    return JSONResponse(report.model_dump(mode="json", by_alias=True))
+
+
+@router.get(
+    "/fulfillment",
+    response_model=FulfillmentReport,
+    responses={**AUTH, **_csv_content("One row per carrier, then the overall row.")},
+    description="""
+Fulfilments shipped between `from` and `to`: the median and 90th-percentile hours from an
+order's `processed_at` to dispatch and from dispatch to delivery, how many were dispatched
+after the order's `estimated_dispatch_date` (the date promised in the confirmation email)
+and how many arrived after the carrier's estimate — overall and by carrier, busiest first.
+With `Accept: text/csv`: one row per carrier and an overall row. Roles: ops, admin.
+""",
+)
+async def fulfillment_report(
+    session: SessionDep,
+    _: OpsActor,
+    from_: From = None,
+    to: To = None,
+    accept: AcceptHeader = None,
+) -> Response:
+    """Fulfilment report"""
+    report = await service.fulfillment(session, from_, to)
+    if _wants_csv(accept):
+        rows = [
+            {
+                "carrier": stats.carrier or "ALL",
+                "shipments": stats.shipments,
+                "delivered": stats.delivered,
+                "order_to_dispatch_median_hours": stats.order_to_dispatch.median_hours,
+                "order_to_dispatch_p90_hours": stats.order_to_dispatch.p90_hours,
+                "dispatch_to_delivery_median_hours": stats.dispatch_to_delivery.median_hours,
+                "dispatch_to_delivery_p90_hours": stats.dispatch_to_delivery.p90_hours,
+                "dispatched_late": stats.dispatched_late,
+                "delivered_late": stats.delivered_late,
+            }
+            for stats in [*report.by_carrier, report.overall]
+        ]
+        return _csv(rows, "fulfillment")
     return JSONResponse(report.model_dump(mode="json", by_alias=True))

@@ -58,3 +58,32 @@ class RefundReport(BaseModel):
     totals: list[MoneyTotals]
 
     model_config = {"populate_by_name": True}
+
+
+class Durations(BaseModel):
+    median_hours: float | None
+    p90_hours: float | None
+
+
+class FulfillmentStats(BaseModel):
+    carrier: str | None = Field(description="Null in the overall row.")
+    shipments: int = Field(description="Fulfilments shipped in the range.")
+    delivered: int
+    order_to_dispatch: Durations = Field(description="From `processed_at` to shipping.")
+    dispatch_to_delivery: Durations = Field(description="From shipping to delivery.")
+    dispatched_late: int = Field(
+        description="Shipped after the order's `estimated_dispatch_date` (UTC dates)."
+    )
+    dispatched_late_rate: float
+    delivered_late: int = Field(
+        description="Delivered after the carrier's last `estimated_delivery_at`."
+    )
+
+
+class FulfillmentReport(BaseModel):
+    from_: datetime | None = Field(alias="from", serialization_alias="from")
+    to: datetime | None
+    overall: FulfillmentStats
+    by_carrier: list[FulfillmentStats] = Field(description="Most shipments first.")
+
+    model_config = {"populate_by_name": True}

@@ -8,11 +8,15 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from order_service.fulfillments.models import Fulfillment
 from order_service.orders.models import LineItem, Order
 from order_service.refunds.models import Refund, RefundLineItem
 from order_service.reports.schemas import (
     CancellationPeriod,
     CancellationReport,
+    Durations,
+    FulfillmentReport,
+    FulfillmentStats,
     MoneyTotals,
     Period,
     ReasonRefunds,
@@ -148,3 +152,68 @@ async def refunds(
         for currency, gross, refunded, fees in (await session.execute(totals_query)).all()
     ]
     return RefundReport(from_=start, to=end, by_sku=by_sku, by_reason=by_reason, totals=totals)
+
+
+def _hours(expression: Any, fraction: float) -> Any:
+    return func.percentile_cont(fraction).within_group(func.extract("epoch", expression) / 3600)
+
+
+async def fulfillment(
+    session: AsyncSession, start: datetime | None, end: datetime | None
+) -> FulfillmentReport:
+    """Fulfilments shipped in the range (by when they shipped): how long orders waited to
+    ship, how long parcels took to arrive, and how often either was later than promised."""
+    carrier = func.coalesce(Fulfillment.carrier, "unknown")
+    to_dispatch = Fulfillment.shipped_at - Order.processed_at
+    to_delivery = Fulfillment.delivered_at - Fulfillment.shipped_at
+    late = func.date(func.timezone("UTC", Fulfillment.shipped_at)) > Order.estimated_dispatch_date
+    delivered_late = Fulfillment.delivered_at > Fulfillment.estimated_delivery_at
+    columns = (
+        func.count().label("shipments"),
+        func.count(Fulfillment.delivered_at).label("delivered"),
+        _hours(to_dispatch, 0.5).label("dispatch_p50"),
+        _hours(to_dispatch, 0.9).label("dispatch_p90"),
+        _hours(to_delivery, 0.5).label("delivery_p50"),
+        _hours(to_delivery, 0.9).label("delivery_p90"),
+        func.count().filter(late).label("late"),
+        func.count().filter(delivered_late).label("delivered_late"),
+    )
+    base = (
+        select(*columns)
+        .join(Order, Order.id == Fulfillment.order_id)
+        .where(
+            Fulfillment.status == "shipped",
+            Fulfillment.shipped_at.is_not(None),
+            *_between(Fulfillment.shipped_at, start, end),
+        )
+    )
+
+    def stats(row: Any, name: str | None) -> FulfillmentStats:
+        def rounded(value: Any) -> float | None:
+            return None if value is None else round(float(value), 2)
+
+        return FulfillmentStats(
+            carrier=name,
+            shipments=int(row.shipments),
+            delivered=int(row.delivered),
+            order_to_dispatch=Durations(
+                median_hours=rounded(row.dispatch_p50), p90_hours=rounded(row.dispatch_p90)
+            ),
+            dispatch_to_delivery=Durations(
+                median_hours=rounded(row.delivery_p50), p90_hours=rounded(row.delivery_p90)
+            ),
+            dispatched_late=int(row.late),
+            dispatched_late_rate=round(int(row.late) / row.shipments, 4) if row.shipments else 0,
+            delivered_late=int(row.delivered_late),
+        )
+
+    overall = (await session.execute(base)).one()
+    per_carrier = await session.execute(
+        base.add_columns(carrier.label("carrier")).group_by(carrier).order_by(func.count().desc())
+    )
+    return FulfillmentReport(
+        from_=start,
+        to=end,
+        overall=stats(overall, None),
+        by_carrier=[stats(row, row.carrier) for row in per_carrier],
+    )
