@@ -18,6 +18,7 @@ from order_service.middleware import BodyLimitMiddleware, RequestContextMiddlewa
 from order_service.migrations import head
 from order_service.orders.endpoints import router as orders_router
 from order_service.settings import Settings, get_settings
+from order_service.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """
 The system of record for an order after checkout.
@@ -37,6 +38,10 @@ through `If-Match`; lists are cursor-paginated (`limit` ≤ 250, `next_cursor`).
 TAGS = [
     {"name": "orders", "description": "Create, read, edit, pay, archive and delete orders."},
     {"name": "events", "description": "Everything the service emitted (the webhook outbox)."},
+    {
+        "name": "webhooks",
+        "description": "Webhook endpoints, their deliveries, and redelivery of events (admin).",
+    },
     {"name": "api keys", "description": "Issue, list and revoke API keys (admin)."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
@@ -68,6 +73,7 @@ def create_app(
             stop.set()
             if background is not None:
                 await background
+            await app.state.services.transports.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -83,7 +89,13 @@ def create_app(
     )
     app.state.migration_head = head()
     problems.install(app)
-    for router in (orders_router, api_keys_router, events_router, health.router):
+    for router in (
+        orders_router,
+        webhooks_router,
+        api_keys_router,
+        events_router,
+        health.router,
+    ):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

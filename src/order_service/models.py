@@ -5,6 +5,7 @@ from order_service.db import Base
 from order_service.events.models import Event
 from order_service.idempotency import IdempotencyRecord
 from order_service.orders.models import LineItem, Order, PaymentTransaction, TimelineEntry
+from order_service.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
 
@@ -16,5 +17,8 @@ __all__ = [
     "Order",
     "PaymentTransaction",
     "TimelineEntry",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]
