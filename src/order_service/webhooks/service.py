@@ -59,7 +59,7 @@ async def fan_out(session: AsyncSession, event: Event, now: datetime) -> int:
     endpoint_ids = await repository.subscribed_endpoint_ids(session, event.type)
     if not endpoint_ids:
         return 0
-    await session.flush([event])  # the sequence orders deliveries of one order
+    await session.flush()  # the event's sequence orders the deliveries of one order
     session.add_all(
         WebhookDelivery(
             id=new_id("whd"),
