@@ -63,9 +63,11 @@ Runner = Callable[..., Awaitable[Dispatcher]]
 async def run_dispatcher(app: Any) -> AsyncIterator[Runner]:
     """Start dispatchers (default: on the app's services) that stop when the test ends."""
     running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+    used: list[Services] = []
 
     async def start(services: Services | None = None) -> Dispatcher:
-        dispatcher = Dispatcher(services or app.state.services)
+        used.append(services or app.state.services)
+        dispatcher = Dispatcher(used[-1])
         stop = asyncio.Event()
         running.append((stop, asyncio.create_task(dispatcher.run(stop))))
         await asyncio.wait_for(dispatcher.listening.wait(), 5)
@@ -76,6 +78,8 @@ async def run_dispatcher(app: Any) -> AsyncIterator[Runner]:
         stop.set()
     for _, task in running:
         await asyncio.wait_for(task, 10)
+    for services in used:
+        await services.transports.aclose()
 
 
 @pytest.fixture
