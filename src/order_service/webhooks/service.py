@@ -55,27 +55,28 @@ async def notify(session: AsyncSession) -> None:
     await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
+def new_delivery(endpoint_id: str, event: Event, now: datetime) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=new_id("whd"),
+        endpoint_id=endpoint_id,
+        event_id=event.id,
+        event_type=event.type,
+        order_id=event.order_id,
+        sequence=event.sequence,
+        status=repository.PENDING,
+        attempt_count=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 async def fan_out(session: AsyncSession, event: Event, now: datetime) -> int:
     endpoint_ids = await repository.subscribed_endpoint_ids(session, event.type)
     if not endpoint_ids:
         return 0
     await session.flush()  # the event's sequence orders the deliveries of one order
-    session.add_all(
-        WebhookDelivery(
-            id=new_id("whd"),
-            endpoint_id=endpoint_id,
-            event_id=event.id,
-            event_type=event.type,
-            order_id=event.order_id,
-            sequence=event.sequence,
-            status=repository.PENDING,
-            attempt_count=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        for endpoint_id in endpoint_ids
-    )
+    session.add_all(new_delivery(endpoint_id, event, now) for endpoint_id in endpoint_ids)
     await notify(session)
     return len(endpoint_ids)
 
@@ -231,21 +232,7 @@ async def redeliver(
     for endpoint in targets:
         delivery = existing.get(endpoint.id)
         if delivery is None:
-            session.add(
-                WebhookDelivery(
-                    id=new_id("whd"),
-                    endpoint_id=endpoint.id,
-                    event_id=event.id,
-                    event_type=event.type,
-                    order_id=event.order_id,
-                    sequence=event.sequence,
-                    created_at=now,
-                    attempt_count=0,
-                    status=repository.PENDING,
-                    next_attempt_at=now,
-                    updated_at=now,
-                )
-            )
+            session.add(new_delivery(endpoint.id, event, now))
         else:
             delivery.status = repository.PENDING
             delivery.attempt_count = 0
