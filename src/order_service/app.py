@@ -24,6 +24,7 @@ from order_service.policies import router as policies_router
 from order_service.refunds.endpoints import router as refunds_router
 from order_service.reports.endpoints import router as reports_router
 from order_service.settings import Settings, get_settings
+from order_service.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """
 The system of record for an order after checkout.
@@ -58,6 +59,10 @@ TAGS = [
     {"name": "reports", "description": "Cancellations, refunds, fulfilment; JSON or CSV."},
     {"name": "policies", "description": "The policies in force, for storefronts to show."},
     {"name": "events", "description": "Everything the service emitted (the webhook outbox)."},
+    {
+        "name": "webhooks",
+        "description": "Webhook endpoints, their deliveries, and redelivery of events (admin).",
+    },
     {"name": "api keys", "description": "Issue, list and revoke API keys (admin)."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
@@ -89,6 +94,7 @@ def create_app(
             stop.set()
             if background is not None:
                 await background
+            await app.state.services.transports.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -112,6 +118,7 @@ def create_app(
         refunds_router,
         reports_router,
         policies_router,
+        webhooks_router,
         api_keys_router,
         events_router,
         health.router,

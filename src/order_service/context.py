@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -16,6 +16,7 @@ from order_service.auth.schemas import Role
 from order_service.auth.service import Actor, authenticate
 from order_service.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from order_service.settings import Settings
+from order_service.webhooks.transports import Transports
 
 Clock = Callable[[], datetime]
 
@@ -32,6 +33,11 @@ class Services:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock = utcnow
+    transports: Transports = field(init=False)
+    """Webhook transports (HTTP pool, brokers), created on first use; closed at shutdown."""
+
+    def __post_init__(self) -> None:
+        self.transports = Transports(self.settings)
 
 
 def services(request: Request) -> Services:

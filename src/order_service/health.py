@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from order_service.context import services
+from order_service.webhooks import metrics as webhook_metrics
+
+log = logging.getLogger("order_service.health")
 
 router = APIRouter(tags=["operations"])
 
@@ -50,9 +55,16 @@ async def readyz(request: Request) -> JSONResponse:
 @router.get(
     "/metrics",
     description="Prometheus metrics: requests and latency by route and status, and the "
-    "service's own counters.",
+    "service's own counters, among them webhook delivery attempts by outcome, the webhook "
+    "backlog and the age of its oldest delivery, and disabled webhook endpoints.",
     response_class=Response,
 )
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
     """Prometheus metrics"""
+    svc = services(request)
+    try:
+        async with svc.sessionmaker() as session:
+            await webhook_metrics.refresh(session, svc.clock())
+    except Exception as exc:  # metrics must answer even when the database does not
+        log.warning("webhook backlog metrics unavailable: %r", exc)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -7,6 +7,7 @@ from order_service.fulfillments.models import FollowUp, Fulfillment, Fulfillment
 from order_service.idempotency import IdempotencyRecord
 from order_service.orders.models import LineItem, Order, PaymentTransaction, TimelineEntry
 from order_service.refunds.models import Refund, RefundLineItem
+from order_service.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
 
@@ -24,5 +25,8 @@ __all__ = [
     "RefundLineItem",
     "TimelineEntry",
     "TrackingEvent",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

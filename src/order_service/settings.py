@@ -53,6 +53,15 @@ def _parse_schedule(value: Any) -> list[timedelta]:
 RetrySchedule = Annotated[list[timedelta], NoDecode, BeforeValidator(_parse_schedule)]
 
 
+def _parse_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip().lower() for part in value.split(",") if part.strip()]
+    return [str(part).lower() for part in value]
+
+
+HostList = Annotated[list[str], NoDecode, BeforeValidator(_parse_list)]
+
+
 class Environment(StrEnum):
     development = "development"
     test = "test"
@@ -88,6 +97,25 @@ class Settings(BaseSettings):
         ]
     )
     webhook_timeout: Duration = timedelta(seconds=15)
+    webhook_trusted_hosts: HostList = Field(
+        default_factory=list,
+        description="Hosts (`broker.internal` or `broker.internal:4222`) exempt from the "
+        "private-address rule: internal receivers and brokers the operators vouch for.",
+    )
+    webhook_retry_jitter: float = Field(default=0.2, ge=0, le=1)
+    webhook_lease: Duration = Field(
+        default=timedelta(seconds=60),
+        description="How long a claimed delivery stays with its worker; a worker that dies "
+        "loses its claims after this long and another worker delivers them.",
+    )
+    webhook_batch_size: int = Field(default=50, ge=1, le=1000)
+    webhook_sweep_interval: Duration = timedelta(seconds=5)
+    webhook_disable_after: Duration = Field(
+        default=timedelta(days=3),
+        description="An endpoint that has failed every attempt for this long is disabled.",
+    )
+    webhook_secret_overlap: Duration = timedelta(hours=24)
+    webhook_shutdown_grace: Duration = timedelta(seconds=10)
 
     idempotency_ttl: Duration = timedelta(hours=24)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -110,6 +138,11 @@ class Settings(BaseSettings):
                 )
         if self.idempotency_ttl < timedelta(hours=24):
             raise ValueError("ORDER_SERVICE_IDEMPOTENCY_TTL must be at least 24 hours")
+        if self.webhook_lease <= self.webhook_timeout:
+            raise ValueError(
+                "ORDER_SERVICE_WEBHOOK_LEASE must be longer than ORDER_SERVICE_WEBHOOK_TIMEOUT, "
+                "or deliveries still in flight would be claimed again"
+            )
         if not self.webhook_retry_schedule:
             raise ValueError("ORDER_SERVICE_WEBHOOK_RETRY_SCHEDULE needs at least one duration")
         return self

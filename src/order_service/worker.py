@@ -20,6 +20,7 @@ from order_service.context import Services
 from order_service.db import create_engine, create_sessionmaker
 from order_service.fulfillments import followups
 from order_service.settings import Settings
+from order_service.webhooks.dispatcher import dispatch_webhooks
 
 log = logging.getLogger("order_service.worker")
 
@@ -50,6 +51,7 @@ async def purge_idempotency_keys(services: Services) -> int:
 
 
 TASKS: list[Task] = [
+    dispatch_webhooks,
     periodic("purge-idempotency-keys", timedelta(minutes=10), purge_idempotency_keys),
     periodic("follow-ups", timedelta(seconds=30), followups.fire_due),
 ]
@@ -63,7 +65,7 @@ async def run_tasks(services: Services, stop: asyncio.Event) -> None:
 async def run_worker(settings: Settings) -> None:
     """The `order-service worker` process: tasks until SIGTERM or SIGINT."""
     assert settings.database_url
-    engine = create_engine(settings.database_url, pool_size=4)
+    engine = create_engine(settings.database_url, pool_size=8)
     services = Services(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -73,5 +75,6 @@ async def run_worker(settings: Settings) -> None:
     try:
         await run_tasks(services, stop)
     finally:
+        await services.transports.aclose()
         await engine.dispose()
         log.info("worker stopped")

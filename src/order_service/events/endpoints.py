@@ -2,16 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query, status
 
 from order_service import errors
-from order_service.context import OpsActor, PageDep, SessionDep
+from order_service.context import NowDep, OpsActor, PageDep, SessionDep
 from order_service.events import service
 from order_service.events.models import Event
 from order_service.events.schemas import EventList, EventOut
 from order_service.events.service import TOPICS
 from order_service.problems import responses
 from order_service.routing import TransactionalRoute
+from order_service.webhooks import errors as webhook_errors
+from order_service.webhooks import service as webhooks
+from order_service.webhooks.schemas import DeliveryOut, RedeliverRequest, RedeliveryOut
 
 router = APIRouter(prefix="/v1/events", tags=["events"], route_class=TransactionalRoute)
 
@@ -62,3 +65,39 @@ async def list_events(
 async def get_event(event_id: str, session: SessionDep, _: OpsActor) -> EventOut:
     """Get an event"""
     return event_out(await service.get_event(session, event_id))
+
+
+@router.post(
+    "/{event_id}/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RedeliveryOut,
+    responses=responses(
+        *AUTH,
+        errors.NotFound,
+        webhook_errors.WebhookEndpointNotFound,
+        webhook_errors.WebhookEndpointDisabled,
+        webhook_errors.NoSubscribedEndpoints,
+        errors.IdempotencyKeyReused,
+        errors.IdempotencyRequestInProgress,
+    ),
+    description="""
+Queues the event again, with the same `webhook-id` (receivers that saw it already can
+drop it), for the endpoint named in `endpoint_id` or else every enabled endpoint subscribed
+to its topic — including endpoints created after the event. Retries start again from the
+first step of the schedule. Earlier attempts stay in the delivery's history. Within one
+order, events still go out in order: a redelivered old event goes before that order's
+newer undelivered ones. Answers 202 with the queued deliveries. Roles: ops, admin.
+""",
+)
+async def redeliver_event(
+    event_id: str,
+    session: SessionDep,
+    _: OpsActor,
+    now: NowDep,
+    body: Annotated[RedeliverRequest | None, Body()] = None,
+) -> RedeliveryOut:
+    """Redeliver an event"""
+    deliveries = await webhooks.redeliver(
+        session, event_id, body.endpoint_id if body else None, now
+    )
+    return RedeliveryOut(data=[DeliveryOut.model_validate(d) for d in deliveries])

@@ -39,10 +39,15 @@ async def emit(
     data: dict[str, Any],
     now: datetime,
 ) -> Event:
-    """Write one event; it commits or rolls back with the change it describes."""
+    """Write one event and its webhook deliveries; they commit or roll back with the change
+    they describe."""
+    # Imported here: the webhooks package reads TOPICS from this module.
+    from order_service.webhooks.service import fan_out
+
     assert type_ in TOPICS, type_
     event = Event(id=new_id("evt"), type=type_, order_id=order_id, data=data, created_at=now)
     session.add(event)
+    await fan_out(session, event, now)
     return event
 
 

@@ -1,0 +1,1 @@
+"""Webhook delivery: endpoints, signed payloads, the dispatcher and its transports."""

@@ -1,0 +1,51 @@
+"""Prometheus metrics of webhook delivery (served on `/metrics`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import Counter, Gauge
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_service.webhooks import repository
+
+ATTEMPTS = Counter(
+    "order_service_webhook_attempts",
+    "Delivery attempts by outcome: succeeded, retrying (failed, will retry), failed "
+    "(retries exhausted), gone (410: endpoint disabled), lost (lease expired meanwhile).",
+    ["outcome"],
+)
+ATTEMPT_SECONDS = Gauge(
+    "order_service_webhook_last_attempt_seconds", "Duration of the last delivery attempt."
+)
+DELIVERY_LATENCY = Counter(
+    "order_service_webhook_delivered_latency_seconds",
+    "Sum of seconds from event commit to successful delivery (divide by succeeded attempts).",
+)
+ENDPOINTS_DISABLED = Counter(
+    "order_service_webhook_endpoints_disabled",
+    "Endpoints disabled by the dispatcher, by reason (gone: 410; failing: failing for days).",
+    ["reason"],
+)
+BACKLOG = Gauge("order_service_webhook_backlog", "Deliveries not yet succeeded or failed.")
+OLDEST_PENDING = Gauge(
+    "order_service_webhook_oldest_pending_seconds",
+    "Age of the oldest undelivered delivery (0 when there is none).",
+)
+DISABLED_ENDPOINTS = Gauge(
+    "order_service_webhook_disabled_endpoints", "Webhook endpoints currently disabled."
+)
+
+for outcome in ("succeeded", "retrying", "failed", "gone", "lost"):
+    ATTEMPTS.labels(outcome)
+for reason in ("gone", "failing"):
+    ENDPOINTS_DISABLED.labels(reason)
+
+
+async def refresh(session: AsyncSession, now: datetime) -> None:
+    """Set the backlog gauges from the database (every worker and every /metrics scrape)."""
+    backlog = await repository.backlog(session)
+    BACKLOG.set(backlog.pending)
+    oldest = backlog.oldest_created_at
+    OLDEST_PENDING.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+    DISABLED_ENDPOINTS.set(backlog.disabled_endpoints)

@@ -1,0 +1,286 @@
+"""Every query on webhook endpoints, deliveries and attempts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, selectinload
+
+from order_service.events.models import Event
+from order_service.pagination import Page, decode_cursor, fetch_page
+from order_service.webhooks import errors
+from order_service.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+
+
+async def get_endpoint(
+    session: AsyncSession, endpoint_id: str, *, lock: bool = False
+) -> WebhookEndpoint:
+    query = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    endpoint = await session.scalar(query)
+    if endpoint is None:
+        raise errors.WebhookEndpointNotFound(f"No webhook endpoint with id {endpoint_id}.")
+    return endpoint
+
+
+async def list_endpoints(
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> Page[WebhookEndpoint]:
+    query = select(WebhookEndpoint).order_by(WebhookEndpoint.id.desc())
+    if cursor:
+        (before,) = decode_cursor(cursor, 1)
+        query = query.where(WebhookEndpoint.id < str(before))
+    return await fetch_page(session, query, limit, lambda e: e.id)
+
+
+def _subscribes(type_: str) -> Any:
+    return or_(
+        WebhookEndpoint.events.op("@>")(literal([type_], JSONB)),
+        WebhookEndpoint.events.op("@>")(literal(["*"], JSONB)),
+    )
+
+
+async def subscribed_endpoint_ids(session: AsyncSession, type_: str) -> list[str]:
+    """Enabled endpoints that want `type_`: the fan-out targets of a new event."""
+    query = select(WebhookEndpoint.id).where(WebhookEndpoint.enabled, _subscribes(type_))
+    return list((await session.scalars(query)).all())
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    endpoint_id: str,
+    *,
+    status: str | None,
+    event_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[WebhookDelivery]:
+    query = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint_id)
+        .options(selectinload(WebhookDelivery.attempts))
+        .order_by(WebhookDelivery.sequence.desc())
+    )
+    if status:
+        query = query.where(WebhookDelivery.status == status)
+    if event_id:
+        query = query.where(WebhookDelivery.event_id == event_id)
+    if cursor:
+        (before,) = decode_cursor(cursor, 1)
+        query = query.where(WebhookDelivery.sequence < int(before))
+    return await fetch_page(session, query, limit, lambda d: d.sequence)
+
+
+async def deliveries_of_event(session: AsyncSession, event_id: str) -> list[WebhookDelivery]:
+    query = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.event_id == event_id)
+        .options(selectinload(WebhookDelivery.attempts))
+        .order_by(WebhookDelivery.endpoint_id)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def endpoints_for_redelivery(
+    session: AsyncSession, type_: str, endpoint_id: str | None
+) -> list[WebhookEndpoint]:
+    if endpoint_id is not None:
+        return [await get_endpoint(session, endpoint_id)]
+    query = select(WebhookEndpoint).where(WebhookEndpoint.enabled, _subscribes(type_))
+    return list((await session.scalars(query)).all())
+
+
+# The dispatcher's queries ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery a worker holds until `locked_until`; `token` fences its result."""
+
+    delivery_id: str
+    token: str
+    attempt_count: int
+    endpoint_id: str
+    url: str
+    secrets: tuple[str, ...]
+    event_id: str
+    event_type: str
+    event_created_at: datetime
+    event_data: dict[str, Any]
+
+
+async def claim(
+    session: AsyncSession, *, now: datetime, token: str, limit: int, lease: timedelta
+) -> list[Claim]:
+    """Take up to `limit` due deliveries of enabled endpoints, skipping rows other workers
+    hold, and deliveries with an earlier undelivered event of the same order for the same
+    endpoint (those go out first)."""
+    earlier = aliased(WebhookDelivery)
+    due = (
+        select(WebhookDelivery.id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == PENDING,
+            WebhookDelivery.next_attempt_at <= now,
+            or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
+            WebhookEndpoint.enabled,
+            ~exists().where(
+                earlier.status == PENDING,
+                earlier.endpoint_id == WebhookDelivery.endpoint_id,
+                earlier.order_id == WebhookDelivery.order_id,
+                earlier.sequence < WebhookDelivery.sequence,
+            ),
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.sequence)
+        .limit(limit)
+        .with_for_update(of=WebhookDelivery, skip_locked=True)
+    )
+    ids = list((await session.scalars(due)).all())
+    if not ids:
+        return []
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids))
+        .values(locked_until=now + lease, claim_token=token)
+    )
+    rows = await session.execute(
+        select(
+            WebhookDelivery.id,
+            WebhookDelivery.attempt_count,
+            WebhookEndpoint.id,
+            WebhookEndpoint.url,
+            WebhookEndpoint.secret,
+            WebhookEndpoint.previous_secret,
+            WebhookEndpoint.previous_secret_expires_at,
+            Event.id,
+            Event.type,
+            Event.created_at,
+            Event.data,
+        )
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .join(Event, Event.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.id.in_(ids))
+        .order_by(WebhookDelivery.sequence)
+    )
+    claims = []
+    for row in rows:
+        secrets = [row[4]]
+        if row[5] and row[6] and row[6] > now:
+            secrets.append(row[5])
+        claims.append(
+            Claim(
+                delivery_id=row[0],
+                token=token,
+                attempt_count=row[1],
+                endpoint_id=row[2],
+                url=row[3],
+                secrets=tuple(secrets),
+                event_id=row[7],
+                event_type=row[8],
+                event_created_at=row[9],
+                event_data=row[10],
+            )
+        )
+    return claims
+
+
+async def record_attempt(
+    session: AsyncSession, claim: Claim, values: dict[str, Any], attempt: WebhookAttempt
+) -> bool:
+    """Store an attempt's result, unless the claim was lost (lease expired and another worker
+    took the delivery): then the other worker's result is the one that counts."""
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == claim.delivery_id, WebhookDelivery.claim_token == claim.token)
+        .values(locked_until=None, claim_token=None, **values)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        return False
+    session.add(attempt)
+    return True
+
+
+async def release(session: AsyncSession, claims: list[Claim]) -> None:
+    """Give claims back without an attempt (graceful shutdown)."""
+    for claim in claims:
+        await session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == claim.delivery_id,
+                WebhookDelivery.claim_token == claim.token,
+            )
+            .values(locked_until=None, claim_token=None)
+        )
+
+
+async def endpoint_succeeded(session: AsyncSession, endpoint_id: str) -> None:
+    await session.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_not(None))
+        .values(failing_since=None)
+    )
+
+
+async def endpoint_failed(
+    session: AsyncSession, endpoint_id: str, *, now: datetime, gone: bool, disable_after: timedelta
+) -> str | None:
+    """Note a failure; disable the endpoint on 410 or after failing for `disable_after`.
+    Returns the reason when this call disabled it."""
+    endpoint = await session.scalar(
+        select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()
+    )
+    if endpoint is None:
+        return None
+    if endpoint.failing_since is None:
+        endpoint.failing_since = now
+    reason = None
+    if endpoint.enabled:
+        if gone:
+            reason = "gone"
+        elif now - endpoint.failing_since >= disable_after:
+            reason = "failing"
+    if reason:
+        endpoint.enabled = False
+        endpoint.disabled_reason = reason
+        endpoint.disabled_at = now
+    endpoint.updated_at = now
+    return reason
+
+
+async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the next scheduled retry falls due (what is due already is claimed, or waits
+    for an earlier event, a lease or a disabled endpoint: the sweep covers those)."""
+    query = select(func.min(WebhookDelivery.next_attempt_at)).where(
+        WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at > now
+    )
+    return await session.scalar(query)
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    pending: int
+    oldest_created_at: datetime | None
+    disabled_endpoints: int
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    pending, oldest = (
+        await session.execute(
+            select(func.count(), func.min(WebhookDelivery.created_at)).where(
+                WebhookDelivery.status == PENDING
+            )
+        )
+    ).one()
+    disabled = await session.scalar(
+        select(func.count()).select_from(WebhookEndpoint).where(~WebhookEndpoint.enabled)
+    )
+    return Backlog(int(pending), oldest, int(disabled or 0))

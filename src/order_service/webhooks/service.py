@@ -1,0 +1,264 @@
+"""Webhook endpoints and deliveries: what the API and the event outbox ask of this package.
+
+Fan-out happens in `fan_out`, called by `events.service.emit` in the transaction that
+records the event: one `pending` delivery row per subscribed endpoint, and a `pg_notify`
+that PostgreSQL sends only if that transaction commits. Fanning out in the writing
+transaction, rather than having workers scan the events table by sequence number, means
+no event can be skipped: sequence numbers are handed out before commit, so a scanner that
+has seen event 11 may not yet see a slower transaction's event 10 commit. The cost is one
+indexed query on the (small) endpoints table per event.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_service.events import service as events
+from order_service.events.models import Event
+from order_service.ids import new_id
+from order_service.pagination import Page
+from order_service.settings import Settings
+from order_service.webhooks import errors, repository, signing
+from order_service.webhooks.models import WebhookDelivery, WebhookEndpoint
+from order_service.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
+from order_service.webhooks.transports import Message, Outcome, Transports
+
+NOTIFY_CHANNEL = "order_service_webhooks"
+
+
+def payload(type_: str, timestamp: datetime, data: dict[str, Any]) -> bytes:
+    """The body every transport sends: `{"type", "timestamp", "data"}`."""
+    body = {"type": type_, "timestamp": timestamp.isoformat().replace("+00:00", "Z"), "data": data}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signed_message(
+    *, msg_id: str, type_: str, body: bytes, secrets: tuple[str, ...], now: datetime
+) -> Message:
+    return Message(
+        id=msg_id,
+        type=type_,
+        body=body,
+        headers=signing.headers(secrets, msg_id, int(now.timestamp()), body),
+    )
+
+
+async def notify(session: AsyncSession) -> None:
+    """Wake the dispatchers once this transaction commits (never if it rolls back)."""
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
+def new_delivery(endpoint_id: str, event: Event, now: datetime) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=new_id("whd"),
+        endpoint_id=endpoint_id,
+        event_id=event.id,
+        event_type=event.type,
+        order_id=event.order_id,
+        sequence=event.sequence,
+        status=repository.PENDING,
+        attempt_count=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def fan_out(session: AsyncSession, event: Event, now: datetime) -> int:
+    endpoint_ids = await repository.subscribed_endpoint_ids(session, event.type)
+    if not endpoint_ids:
+        return 0
+    await session.flush()  # the event's sequence orders the deliveries of one order
+    session.add_all(new_delivery(endpoint_id, event, now) for endpoint_id in endpoint_ids)
+    await notify(session)
+    return len(endpoint_ids)
+
+
+async def get_endpoint(session: AsyncSession, endpoint_id: str) -> WebhookEndpoint:
+    return await repository.get_endpoint(session, endpoint_id)
+
+
+async def list_endpoints(
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> Page[WebhookEndpoint]:
+    return await repository.list_endpoints(session, limit=limit, cursor=cursor)
+
+
+async def create_endpoint(
+    session: AsyncSession, body: WebhookEndpointCreate, transports: Transports, now: datetime
+) -> tuple[WebhookEndpoint, str]:
+    await transports.validate(body.url)
+    secret = signing.generate_secret()
+    endpoint = WebhookEndpoint(
+        id=new_id("whe"),
+        url=body.url,
+        events=body.events,
+        description=body.description,
+        enabled=body.enabled,
+        disabled_reason=None if body.enabled else "manual",
+        disabled_at=None if body.enabled else now,
+        secret=secret,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(endpoint)
+    await session.flush()
+    return endpoint, secret
+
+
+async def update_endpoint(
+    session: AsyncSession,
+    endpoint_id: str,
+    body: WebhookEndpointUpdate,
+    transports: Transports,
+    now: datetime,
+) -> WebhookEndpoint:
+    endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("url") is not None:
+        await transports.validate(changes["url"])
+        endpoint.url = changes["url"]
+    if changes.get("events") is not None:
+        endpoint.events = changes["events"]
+    if "description" in changes:
+        endpoint.description = changes["description"]
+    if changes.get("enabled") is not None and changes["enabled"] != endpoint.enabled:
+        endpoint.enabled = changes["enabled"]
+        endpoint.disabled_reason = None if endpoint.enabled else "manual"
+        endpoint.disabled_at = None if endpoint.enabled else now
+        endpoint.failing_since = None
+        if endpoint.enabled:
+            await notify(session)  # its pending deliveries can go now
+    endpoint.updated_at = now
+    await session.flush()
+    return endpoint
+
+
+async def delete_endpoint(session: AsyncSession, endpoint_id: str) -> None:
+    endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
+    await session.delete(endpoint)
+    await session.flush()
+
+
+async def rotate_secret(
+    session: AsyncSession, endpoint_id: str, settings: Settings, now: datetime
+) -> tuple[WebhookEndpoint, str]:
+    endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + settings.webhook_secret_overlap
+    endpoint.secret = signing.generate_secret()
+    endpoint.updated_at = now
+    await session.flush()
+    return endpoint, endpoint.secret
+
+
+def active_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires and expires > now:
+        return (endpoint.secret, endpoint.previous_secret)
+    return (endpoint.secret,)
+
+
+@dataclass(frozen=True, slots=True)
+class PingOutcome:
+    webhook_id: str
+    outcome: Outcome
+    duration_ms: int
+
+
+async def ping(
+    session: AsyncSession, endpoint_id: str, transports: Transports, now: datetime
+) -> PingOutcome:
+    """Send a signed `webhook.ping` now and report how the endpoint answered."""
+    endpoint = await repository.get_endpoint(session, endpoint_id)
+    if not endpoint.enabled:
+        raise errors.WebhookEndpointDisabled(
+            f"Endpoint {endpoint_id} is disabled ({endpoint.disabled_reason}); "
+            "enable it with PATCH first."
+        )
+    msg_id = new_id("ping")
+    body = payload("webhook.ping", now, {"endpoint_id": endpoint.id})
+    message = signed_message(
+        msg_id=msg_id,
+        type_="webhook.ping",
+        body=body,
+        secrets=active_secrets(endpoint, now),
+        now=now,
+    )
+    started = time.perf_counter()
+    outcome = await transports.send(endpoint.url, message)
+    return PingOutcome(msg_id, outcome, round((time.perf_counter() - started) * 1000))
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    endpoint_id: str,
+    *,
+    status: str | None,
+    event_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[WebhookDelivery]:
+    await repository.get_endpoint(session, endpoint_id)
+    return await repository.list_deliveries(
+        session, endpoint_id, status=status, event_id=event_id, limit=limit, cursor=cursor
+    )
+
+
+async def redeliver(
+    session: AsyncSession, event_id: str, endpoint_id: str | None, now: datetime
+) -> list[WebhookDelivery]:
+    """Queue the event again (same `webhook-id`) for one endpoint or every enabled subscriber,
+    whatever happened to earlier deliveries. Attempts already made stay listed."""
+    event = await events.get_event(session, event_id)
+    targets = await repository.endpoints_for_redelivery(session, event.type, endpoint_id)
+    if endpoint_id is not None and not targets[0].enabled:
+        raise errors.WebhookEndpointDisabled(
+            f"Endpoint {endpoint_id} is disabled ({targets[0].disabled_reason}); "
+            "enable it with PATCH first."
+        )
+    if not targets:
+        raise errors.NoSubscribedEndpoints(
+            f"No enabled endpoint subscribes to {event.type}; name one with `endpoint_id`."
+        )
+    existing = {d.endpoint_id: d for d in await repository.deliveries_of_event(session, event.id)}
+    for endpoint in targets:
+        delivery = existing.get(endpoint.id)
+        if delivery is None:
+            session.add(new_delivery(endpoint.id, event, now))
+        else:
+            delivery.status = repository.PENDING
+            delivery.attempt_count = 0
+            delivery.next_attempt_at = now
+            delivery.delivered_at = None
+            delivery.updated_at = now
+    await session.flush()
+    await notify(session)
+    wanted = {e.id for e in targets}
+    return [
+        d
+        for d in await repository.deliveries_of_event(session, event.id)
+        if d.endpoint_id in wanted
+    ]
+
+
+def retry_delay(
+    settings: Settings, attempt_count: int, retry_after: float | None, jitter: float
+) -> timedelta | None:
+    """Wait before attempt `attempt_count + 1`, or None when the schedule is exhausted.
+    `jitter` in [-1, 1] spreads retries by up to ±WEBHOOK_RETRY_JITTER of the delay;
+    `Retry-After` from the receiver is honoured when it asks for longer (up to a day)."""
+    schedule = settings.webhook_retry_schedule
+    if attempt_count > len(schedule):
+        return None
+    delay = schedule[attempt_count - 1] * (1 + settings.webhook_retry_jitter * jitter)
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=min(retry_after, 86400)))
+    return delay
