@@ -52,3 +52,31 @@ async def test_metrics_count_requests(client: httpx.AsyncClient) -> None:
     await client.get("/healthz")
     text = (await client.get("/metrics")).text
     assert 'order_service_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+
+
+def _sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def test_business_metrics_count_committed_changes_only(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    created = 'order_service_events_total{type="order.created"}'
+    cancelled = 'order_service_events_total{type="order.cancelled"}'
+    by_customer = 'order_service_cancellations_total{by="customer"}'
+    refunded = 'order_service_refunds_created_amount_total{currency="USD"}'
+    before = (await client.get("/metrics")).text
+    order = await create_order(client, storefront)
+    await client.post(f"/v1/orders/{order['id']}/cancel", headers=storefront)
+    refused = await client.post(f"/v1/orders/{order['id']}/cancel", headers=storefront)
+    assert refused.status_code == 409  # rolled back: must not count
+    after = (await client.get("/metrics")).text
+    assert _sample(after, created) - _sample(before, created) == 1
+    assert _sample(after, cancelled) - _sample(before, cancelled) == 1
+    assert _sample(after, by_customer) - _sample(before, by_customer) == 1
+    assert _sample(after, refunded) - _sample(before, refunded) == order["total"]
+    assert "order_service_webhook_backlog" in after
+    assert "order_service_http_request_duration_seconds_bucket" in after

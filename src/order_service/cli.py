@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from order_service import embedded, logs, migrations
@@ -55,7 +56,15 @@ async def _ensure_admin_key(settings: Settings, url: str, embedded_db: bool) -> 
         await engine.dispose()
 
 
+def _metrics_dir() -> None:
+    """Several API processes share one Prometheus view through a folder of their own."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="order-service-metrics-")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
+    _metrics_dir()  # before anything imports prometheus_client
     import uvicorn
 
     settings = get_settings()

@@ -6,10 +6,10 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from order_service.context import services
+from order_service.metrics import exposition
 from order_service.webhooks import metrics as webhook_metrics
 
 log = logging.getLogger("order_service.health")
@@ -54,9 +54,11 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get(
     "/metrics",
-    description="Prometheus metrics: requests and latency by route and status, and the "
-    "service's own counters, among them webhook delivery attempts by outcome, the webhook "
-    "backlog and the age of its oldest delivery, and disabled webhook endpoints.",
+    description="Prometheus metrics of all API processes: requests and latency by route and "
+    "status; events committed by type (orders created, cancelled, refunds created and "
+    "settled, fulfilments, ...); cancellations by who; refunded amounts by currency; webhook "
+    "delivery attempts by outcome, the webhook backlog and the age of its oldest delivery, "
+    "and disabled webhook endpoints.",
     response_class=Response,
 )
 async def metrics(request: Request) -> Response:
@@ -67,4 +69,5 @@ async def metrics(request: Request) -> Response:
             await webhook_metrics.refresh(session, svc.clock())
     except Exception as exc:  # metrics must answer even when the database does not
         log.warning("webhook backlog metrics unavailable: %r", exc)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from order_service import metrics
 from order_service.auth.service import Actor
 from order_service.cancellations import errors, policy
 from order_service.cancellations.schemas import Cancellation, CancelReason, CancelRequest
@@ -95,6 +96,7 @@ async def cancel(
     restocked = _restock_unfulfilled(order.line_items) if body.restock else []
     touch(order, now)
     await session.flush()
+    metrics.on_commit(session, metrics.CANCELLATIONS, by=order.cancelled_by)
 
     timeline.record(
         session,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import errors
+from order_service import errors, metrics
 from order_service.events.models import Event
 from order_service.ids import new_id
 from order_service.pagination import Page, decode_cursor, fetch_page
@@ -47,6 +47,7 @@ async def emit(
     assert type_ in TOPICS, type_
     event = Event(id=new_id("evt"), type=type_, order_id=order_id, data=data, created_at=now)
     session.add(event)
+    metrics.on_commit(session, metrics.EVENTS, type=type_)
     await fan_out(session, event, now)
     return event
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from order_service import metrics
 from order_service.auth.service import Actor
 from order_service.fulfillments import service as fulfillments
 from order_service.ids import new_id
@@ -222,6 +223,7 @@ async def record_refund(
     touch(order, now)
     session.add(refund)
     await session.flush()
+    metrics.on_commit(session, metrics.REFUNDED_AMOUNT, amount, currency=order.currency)
     payload = refund_out(refund, order)
     timeline.record(
         session,

@@ -16,7 +16,9 @@ ATTEMPTS = Counter(
     ["outcome"],
 )
 ATTEMPT_SECONDS = Gauge(
-    "order_service_webhook_last_attempt_seconds", "Duration of the last delivery attempt."
+    "order_service_webhook_last_attempt_seconds",
+    "Duration of the last delivery attempt.",
+    multiprocess_mode="mostrecent",
 )
 DELIVERY_LATENCY = Counter(
     "order_service_webhook_delivered_latency_seconds",
@@ -27,13 +29,21 @@ ENDPOINTS_DISABLED = Counter(
     "Endpoints disabled by the dispatcher, by reason (gone: 410; failing: failing for days).",
     ["reason"],
 )
-BACKLOG = Gauge("order_service_webhook_backlog", "Deliveries not yet succeeded or failed.")
+# Gauges read from the database: with several processes the most recent reading wins.
+BACKLOG = Gauge(
+    "order_service_webhook_backlog",
+    "Deliveries not yet succeeded or failed.",
+    multiprocess_mode="mostrecent",
+)
 OLDEST_PENDING = Gauge(
     "order_service_webhook_oldest_pending_seconds",
     "Age of the oldest undelivered delivery (0 when there is none).",
+    multiprocess_mode="mostrecent",
 )
 DISABLED_ENDPOINTS = Gauge(
-    "order_service_webhook_disabled_endpoints", "Webhook endpoints currently disabled."
+    "order_service_webhook_disabled_endpoints",
+    "Webhook endpoints currently disabled.",
+    multiprocess_mode="mostrecent",
 )
 
 for outcome in ("succeeded", "retrying", "failed", "gone", "lost"):

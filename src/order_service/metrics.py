@@ -1,0 +1,66 @@
+"""Prometheus metrics shared by every process, and business counters applied on commit.
+
+With several API processes (`serve --workers N`) each process counts its own; `serve`
+points `PROMETHEUS_MULTIPROC_DIR` at a fresh folder before the processes start, and
+`/metrics` then adds them all up, so a scrape of any process shows the whole service.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+EVENTS = Counter(
+    "order_service_events",
+    "Events committed, by type: order.created counts orders created, order.cancelled "
+    "cancellations, refund.created refunds, refund.succeeded/failed settlements, and so on.",
+    ["type"],
+)
+CANCELLATIONS = Counter(
+    "order_service_cancellations", "Orders cancelled, by who cancelled.", ["by"]
+)
+REFUNDED_AMOUNT = Counter(
+    "order_service_refunds_created_amount",
+    "Sum of refund amounts created, in minor units, by currency.",
+    ["currency"],
+)
+
+_PENDING = "order_service.metrics"
+
+
+def on_commit(session: Any, counter: Counter, amount: float = 1, **labels: str) -> None:
+    """Count `amount` when (and only if) the session's transaction commits."""
+    info = session.info if isinstance(session, Session) else session.sync_session.info
+    info.setdefault(_PENDING, []).append((counter, amount, labels))
+
+
+@event.listens_for(Session, "after_commit")
+def _apply(session: Session) -> None:
+    for counter, amount, labels in session.info.pop(_PENDING, []):
+        (counter.labels(**labels) if labels else counter).inc(amount)
+
+
+@event.listens_for(Session, "after_rollback")
+def _discard(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format for `/metrics`: every process's metrics when running multi-process."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
