@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -80,3 +81,30 @@ async def test_business_metrics_count_committed_changes_only(
     assert _sample(after, refunded) - _sample(before, refunded) == order["total"]
     assert "order_service_webhook_backlog" in after
     assert "order_service_http_request_duration_seconds_bucket" in after
+
+
+async def test_readiness_follows_the_schema_revision(
+    client: httpx.AsyncClient, db: Any, app: Any
+) -> None:
+    from sqlalchemy import text
+
+    async with db() as session:
+        head = await session.scalar(text("SELECT version_num FROM alembic_version"))
+    known = sorted(app.state.known_revisions - {head})
+
+    async def at(revision: str) -> httpx.Response:
+        async with db() as session, session.begin():
+            await session.execute(
+                text("UPDATE alembic_version SET version_num = :r"), {"r": revision}
+            )
+        return await client.get("/readyz")
+
+    try:
+        behind = await at(known[0])
+        assert behind.status_code == 503
+        assert behind.json()["status"] == "migrations_pending"
+        ahead = await at("f00dfacefeed")  # a revision from a newer release
+        assert ahead.status_code == 200
+    finally:
+        await at(head)
+    assert (await client.get("/readyz")).status_code == 200

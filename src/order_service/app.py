@@ -18,7 +18,7 @@ from order_service.events.endpoints import router as events_router
 from order_service.fulfillments.endpoints import order_router as order_fulfillments_router
 from order_service.fulfillments.endpoints import router as fulfillments_router
 from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from order_service.migrations import head
+from order_service.migrations import head, known_revisions
 from order_service.orders.endpoints import router as orders_router
 from order_service.policies import router as policies_router
 from order_service.refunds.endpoints import router as refunds_router
@@ -109,6 +109,7 @@ def create_app(
         settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), clock=clock
     )
     app.state.migration_head = head()
+    app.state.known_revisions = known_revisions()
     problems.install(app)
     for router in (
         orders_router,

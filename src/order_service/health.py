@@ -30,7 +30,9 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     description="Readiness: 200 when the database answers and its schema is at the migration "
-    "head this build expects; otherwise 503 with the reason. Point load balancers here.",
+    "head this build expects, or ahead of it (a release migrates before its new processes "
+    "start, and the old ones keep serving); 503 with the reason when the database is "
+    "unreachable or its schema is behind. Point load balancers here.",
     responses={503: {"description": "Database unreachable or migrations not at head."}},
 )
 async def readyz(request: Request) -> JSONResponse:
@@ -46,7 +48,11 @@ async def readyz(request: Request) -> JSONResponse:
             status_code=503,
         )
     body = {"status": "ok", "database": "ok", "migration": current, "expected": expected}
-    if expected is not None and current != expected:
+    known = request.app.state.known_revisions
+    behind = expected is not None and current != expected and (current in known or not current)
+    if behind:
+        # A schema ahead of this build (migrated for the next release) is fine: releases
+        # migrate first, and the previous version keeps serving meanwhile.
         body["status"] = "migrations_pending"
         return JSONResponse(body, status_code=503)
     return JSONResponse(body)

@@ -43,3 +43,12 @@ def head() -> str | None:
     except FileNotFoundError:
         return None
     return directory.get_current_head()
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision this build ships; a database revision outside it is newer code's."""
+    try:
+        directory = ScriptDirectory.from_config(alembic_config("postgresql://unused"))
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(script.revision for script in directory.walk_revisions())

@@ -30,6 +30,10 @@ class Fulfillment(Base):
         CheckConstraint(one_of("shipment_status", SHIPMENT_STATUSES), name="shipment_status"),
         CheckConstraint("status <> 'pending' OR shipped_at IS NULL", name="pending_not_shipped"),
         Index("ix_fulfillments_order_id_id", "order_id", "id"),
+        # the fulfilment report: shipments by when they shipped
+        Index(
+            "ix_fulfillments_shipped_at", "shipped_at", postgresql_where=text("status = 'shipped'")
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

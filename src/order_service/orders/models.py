@@ -77,6 +77,13 @@ class Order(Base):
         CheckConstraint("char_length(currency) = 3", name="currency_code"),
         Index("ix_orders_customer_email_lower", text("lower(customer_email)")),
         Index("ix_orders_created_at", "created_at"),
+        # reports: orders by when they were placed, cancellations by when they happened
+        Index("ix_orders_processed_at", "processed_at"),
+        Index(
+            "ix_orders_cancelled_at",
+            "cancelled_at",
+            postgresql_where=text("cancelled_at IS NOT NULL"),
+        ),
         Index("ix_orders_status_number", "status", "number"),
     )
 
