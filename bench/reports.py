@@ -30,6 +30,7 @@ INDEXES = [
     "ix_orders_cancelled_at",
     "ix_orders_processed_at",
     "ix_fulfillments_shipped_at",
+    "ix_line_items_processed_at",
 ]
 
 GENERATE = [
@@ -54,20 +55,23 @@ GENERATE = [
     """
     INSERT INTO line_items (id, order_id, position, sku, title, quantity, unit_price,
         refundable, requires_shipping, fulfilled_quantity, shipped_quantity,
-        refunded_quantity, restocked_quantity)
-    SELECT 'li_bench' || g || '_' || p, 'ord_bench' || g, p, 'SKU-' || ((g * 7 + p) % 500),
-        'Item', 1 + p, 1000, true, true, 0, 0, 0, 0
-    FROM generate_series(1, :orders) g, generate_series(0, 2) p
+        refunded_quantity, restocked_quantity, processed_at)
+    SELECT 'li_bench' || g || '_' || p, o.id, p, 'SKU-' || ((g * 7 + p) % 500),
+        'Item', 1 + p, 1000, true, true, 0, 0, 0, 0, o.processed_at
+    FROM generate_series(1, :orders) g JOIN orders o ON o.id = 'ord_bench' || g,
+        generate_series(0, 2) p
     """,
     """
     INSERT INTO fulfillments (id, order_id, status, shipment_status, carrier, tracking_number,
-        notify_customer, shipped_at, delivered_at, estimated_delivery_at, created_at, updated_at)
+        notify_customer, shipped_at, delivered_at, estimated_delivery_at, order_processed_at,
+        promised_dispatch_date, created_at, updated_at)
     SELECT 'ful_bench' || g, 'ord_bench' || g, 'shipped',
         CASE WHEN g % 5 = 0 THEN 'in_transit' ELSE 'delivered' END,
         (ARRAY['UPS','DHL','PostNord','FedEx','Royal Mail'])[1 + g % 5], 'T' || g, true,
         o.processed_at + (g % 96) * interval '1 hour',
         CASE WHEN g % 5 <> 0 THEN o.processed_at + (g % 96 + 24 + g % 72) * interval '1 hour' END,
-        o.processed_at + interval '4 days', o.processed_at, o.processed_at
+        o.processed_at + interval '4 days', o.processed_at, o.estimated_dispatch_date,
+        o.processed_at, o.processed_at
     FROM generate_series(1, :orders) g JOIN orders o ON o.id = 'ord_bench' || g
     WHERE g % 10 <> 0 AND g % 3 <> 0
     """,

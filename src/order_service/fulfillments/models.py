@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -49,6 +49,10 @@ class Fulfillment(Base):
     notify_customer: Mapped[bool] = mapped_column(Boolean, default=True)
     estimated_delivery_at: Mapped[datetime | None]
     shipped_at: Mapped[datetime | None]
+    # The order's placement time and promised dispatch date, copied when the fulfilment is
+    # made (neither changes later), so the fulfilment report needs no join with orders.
+    order_processed_at: Mapped[datetime | None]
+    promised_dispatch_date: Mapped[date | None]
     delivered_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

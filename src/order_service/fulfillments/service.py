@@ -329,6 +329,8 @@ async def create(
         tracking_url=body.tracking_url or policy.tracking_url(body.carrier, body.tracking_number),
         notify_customer=body.notify_customer,
         shipped_at=now if shipped else None,
+        order_processed_at=order.processed_at,
+        promised_dispatch_date=order.estimated_dispatch_date,
         created_at=now,
         updated_at=now,
         lines=_lines(order, body),

@@ -174,6 +174,7 @@ class LineItem(Base):
         ),
         Index("ix_line_items_order_id_position", "order_id", "position"),
         Index("ix_line_items_sku", "sku"),
+        Index("ix_line_items_processed_at", "processed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -194,6 +195,9 @@ class LineItem(Base):
     refunded_quantity: Mapped[int] = mapped_column(Integer, default=0)
     refund_pending_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     restocked_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None]
+    """The order's `processed_at`, copied (it never changes) so reports over a period can
+    range-scan line items instead of joining every order."""
 
     order: Mapped[Order] = relationship(back_populates="line_items", lazy="raise")
 

@@ -175,6 +175,7 @@ async def create_order(
                 fulfilled_quantity=0,
                 refunded_quantity=0,
                 restocked_quantity=0,
+                processed_at=processed_at,
             )
             for position, li in enumerate(body.line_items)
         ],

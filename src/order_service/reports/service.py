@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Float, Select, func, select, tuple_, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service.fulfillments.models import Fulfillment
@@ -102,7 +103,8 @@ async def refunds(
         )
         .join(Order, Order.id == LineItem.order_id)
         .outerjoin(refunded_units, refunded_units.c.line_item_id == LineItem.id)
-        .where(*in_range, Order.status != "cancelled")
+        .where(*in_range, *_between(LineItem.processed_at, start, end))
+        .where(Order.status != "cancelled")
         .group_by(LineItem.sku, Order.currency)
         .order_by((units_refunded * 1.0 / sold).desc(), LineItem.sku)
     )
@@ -154,8 +156,13 @@ async def refunds(
     return RefundReport(from_=start, to=end, by_sku=by_sku, by_reason=by_reason, totals=totals)
 
 
-def _hours(expression: Any, fraction: float) -> Any:
-    return func.percentile_cont(fraction).within_group(func.extract("epoch", expression) / 3600)
+def _hours(expression: Any) -> Any:
+    """Median and 90th percentile, in hours, from one sort."""
+    fractions = array([0.5, 0.9], type_=Float)
+    percentiles = func.percentile_cont(fractions).within_group(
+        func.extract("epoch", expression) / 3600
+    )
+    return type_coerce(percentiles, ARRAY(Float))
 
 
 async def fulfillment(
@@ -163,57 +170,66 @@ async def fulfillment(
 ) -> FulfillmentReport:
     """Fulfilments shipped in the range (by when they shipped): how long orders waited to
     ship, how long parcels took to arrive, and how often either was later than promised."""
-    carrier = func.coalesce(Fulfillment.carrier, "unknown")
-    to_dispatch = Fulfillment.shipped_at - Order.processed_at
+    carrier = func.coalesce(Fulfillment.carrier, "unknown").label("carrier")
+    to_dispatch = Fulfillment.shipped_at - Fulfillment.order_processed_at
     to_delivery = Fulfillment.delivered_at - Fulfillment.shipped_at
-    late = func.date(func.timezone("UTC", Fulfillment.shipped_at)) > Order.estimated_dispatch_date
+    shipped_on = func.date(func.timezone("UTC", Fulfillment.shipped_at))
+    late = shipped_on > Fulfillment.promised_dispatch_date
     delivered_late = Fulfillment.delivered_at > Fulfillment.estimated_delivery_at
-    columns = (
-        func.count().label("shipments"),
-        func.count(Fulfillment.delivered_at).label("delivered"),
-        _hours(to_dispatch, 0.5).label("dispatch_p50"),
-        _hours(to_dispatch, 0.9).label("dispatch_p90"),
-        _hours(to_delivery, 0.5).label("delivery_p50"),
-        _hours(to_delivery, 0.9).label("delivery_p90"),
-        func.count().filter(late).label("late"),
-        func.count().filter(delivered_late).label("delivered_late"),
-    )
-    base = (
-        select(*columns)
-        .join(Order, Order.id == Fulfillment.order_id)
+    query = (
+        select(
+            carrier,
+            func.grouping(carrier).label("overall"),
+            func.count().label("shipments"),
+            func.count(Fulfillment.delivered_at).label("delivered"),
+            _hours(to_dispatch).label("dispatch"),
+            _hours(to_delivery).label("delivery"),
+            func.count().filter(late).label("late"),
+            func.count().filter(delivered_late).label("delivered_late"),
+        )
         .where(
             Fulfillment.status == "shipped",
             Fulfillment.shipped_at.is_not(None),
             *_between(Fulfillment.shipped_at, start, end),
         )
+        .group_by(func.grouping_sets(tuple_(carrier), tuple_()))
+        .order_by(func.grouping(carrier).desc(), func.count().desc())
     )
 
     def stats(row: Any, name: str | None) -> FulfillmentStats:
         def rounded(value: Any) -> float | None:
             return None if value is None else round(float(value), 2)
 
+        def durations(values: list[Any] | None) -> Durations:
+            p50, p90 = values or (None, None)
+            return Durations(median_hours=rounded(p50), p90_hours=rounded(p90))
+
         return FulfillmentStats(
             carrier=name,
             shipments=int(row.shipments),
             delivered=int(row.delivered),
-            order_to_dispatch=Durations(
-                median_hours=rounded(row.dispatch_p50), p90_hours=rounded(row.dispatch_p90)
-            ),
-            dispatch_to_delivery=Durations(
-                median_hours=rounded(row.delivery_p50), p90_hours=rounded(row.delivery_p90)
-            ),
+            order_to_dispatch=durations(row.dispatch),
+            dispatch_to_delivery=durations(row.delivery),
             dispatched_late=int(row.late),
             dispatched_late_rate=round(int(row.late) / row.shipments, 4) if row.shipments else 0,
             delivered_late=int(row.delivered_late),
         )
 
-    overall = (await session.execute(base)).one()
-    per_carrier = await session.execute(
-        base.add_columns(carrier.label("carrier")).group_by(carrier).order_by(func.count().desc())
+    rows = (await session.execute(query)).all()
+    overall = next((row for row in rows if row.overall), None)
+    empty = FulfillmentStats(
+        carrier=None,
+        shipments=0,
+        delivered=0,
+        order_to_dispatch=Durations(median_hours=None, p90_hours=None),
+        dispatch_to_delivery=Durations(median_hours=None, p90_hours=None),
+        dispatched_late=0,
+        dispatched_late_rate=0,
+        delivered_late=0,
     )
     return FulfillmentReport(
         from_=start,
         to=end,
-        overall=stats(overall, None),
-        by_carrier=[stats(row, row.carrier) for row in per_carrier],
+        overall=stats(overall, None) if overall is not None else empty,
+        by_carrier=[stats(row, row.carrier) for row in rows if not row.overall],
     )
