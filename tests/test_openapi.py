@@ -43,3 +43,30 @@ async def test_docs_are_served(client: httpx.AsyncClient) -> None:
     assert (await client.get("/redoc")).status_code == 200
     served = (await client.get("/openapi.json")).json()
     assert served["info"]["title"] == "order-service"
+
+
+def test_every_operation_has_request_and_response_examples() -> None:
+    spec: dict[str, Any] = openapi_spec()
+    schemas = spec["components"]["schemas"]
+
+    def has_example(content: dict[str, Any]) -> bool:
+        for media in content.values():
+            if "example" in media or "examples" in media:
+                return True
+            ref = media.get("schema", {}).get("$ref", "")
+            if ref and "examples" in schemas[ref.split("/")[-1]]:
+                return True
+        return False
+
+    missing = []
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            body = op.get("requestBody")
+            if body and not has_example(body["content"]):
+                missing.append(f"request of {method.upper()} {path}")
+            for status, response in op["responses"].items():
+                content = response.get("content", {})
+                json_2xx = status.startswith("2") and "application/json" in content
+                if json_2xx and not has_example(content):
+                    missing.append(f"{status} of {method.upper()} {path}")
+    assert missing == [], "run openapi/capture_examples.py: " + ", ".join(missing)

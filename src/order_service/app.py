@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from order_service import __version__, health, logs, problems, worker
@@ -72,6 +76,41 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+EXAMPLES_FILE = Path(__file__).with_name("openapi_examples.json")
+
+
+def _with_examples(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """`app.openapi` that adds, to every operation, the request and response examples
+    captured from a real run (openapi/capture_examples.py), where none is written by hand."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        captured = json.loads(EXAMPLES_FILE.read_text()) if EXAMPLES_FILE.exists() else {}
+        for methods in spec["paths"].values():
+            for operation in methods.values():
+                example = captured.get(operation.get("operationId"), {})
+                body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+                if body is not None and "request" in example:
+                    body.setdefault("example", example["request"])
+                for status, value in example.get("responses", {}).items():
+                    content = operation["responses"].get(status, {}).get("content", {})
+                    media = content.get("application/json")
+                    if media is not None and "example" not in media and "examples" not in media:
+                        media["example"] = value
+        app.openapi_schema = spec
+        return spec
+
+    return openapi
+
+
 def create_app(
     settings: Settings | None = None, *, clock: Clock = utcnow, run_worker: bool = False
 ) -> FastAPI:
@@ -105,6 +144,7 @@ def create_app(
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
     )
+    app.openapi = _with_examples(app)  # type: ignore[method-assign]
     app.state.services = Services(
         settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), clock=clock
     )
