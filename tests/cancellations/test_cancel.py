@@ -324,3 +324,30 @@ async def test_reorder_turns_a_cancellation_back_into_a_sale(
         headers={**storefront, "Idempotency-Key": "reorder-1"},
     )
     assert replay.json()["id"] == new["id"]
+
+
+async def test_cancel_racing_a_shipment_never_leaves_shipped_items_on_a_cancelled_order(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    outcomes = set()
+    for _ in range(6):
+        order = await create_order(client, storefront)
+        cancel, ship = await asyncio.gather(
+            client.post(f"/v1/orders/{order['id']}/cancel", json={"reason": "staff"}, headers=ops),
+            client.post(
+                f"/v1/orders/{order['id']}/fulfillments", json={"status": "shipped"}, headers=ops
+            ),
+        )
+        outcomes.add((cancel.status_code, ship.status_code))
+        final = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
+        shipped = sum(li["shipped_quantity"] for li in final["line_items"])
+        if cancel.status_code == 200:
+            problem(ship, 409, "order_not_open")
+            assert final["status"] == "cancelled"
+            assert shipped == 0
+        else:
+            problem(cancel, 409, "order_already_fulfilled")
+            assert ship.status_code == 201
+            assert final["status"] == "open"
+            assert shipped == 3
+    assert outcomes <= {(200, 409), (409, 201)}
