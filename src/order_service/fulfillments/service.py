@@ -158,29 +158,46 @@ async def release_pending(
     fulfillments = await repository.of_order(session, order.id)
     pending = [f for f in fulfillments if f.status == "pending"]
     for fulfillment in pending:
-        fulfillment.status = "cancelled"
-        fulfillment.cancelled_at = now
-        timeline.record(
-            session,
-            order.id,
-            "fulfillment.cancelled",
-            f"Fulfilment cancelled with the order: {_describe(fulfillment)} not shipped.",
-            actor,
-            now,
-            {"fulfillment_id": fulfillment.id, "previous_status": "pending"},
-        )
-        await _settle(
-            session,
-            order,
-            fulfillments,
-            fulfillment,
-            "fulfillment.updated",
-            actor,
-            now,
-            settings,
-            changes=["status"],
+        await _cancel_one(
+            session, order, fulfillments, fulfillment, "with the order", actor, now, settings
         )
     return len(pending)
+
+
+async def _cancel_one(
+    session: AsyncSession,
+    order: Order,
+    fulfillments: list[Fulfillment],
+    fulfillment: Fulfillment,
+    why: str,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    previous = fulfillment.status
+    fulfillment.status = "cancelled"
+    fulfillment.cancelled_at = now
+    timeline.record(
+        session,
+        order.id,
+        "fulfillment.cancelled",
+        f"Fulfilment cancelled{' ' + why if why else ''} ({previous}): "
+        f"{_describe(fulfillment)} back to unfulfilled.",
+        actor,
+        now,
+        {"fulfillment_id": fulfillment.id, "previous_status": previous},
+    )
+    await _settle(
+        session,
+        order,
+        fulfillments,
+        fulfillment,
+        "fulfillment.updated",
+        actor,
+        now,
+        settings,
+        changes=["status"],
+    )
 
 
 async def _settle(
@@ -446,29 +463,7 @@ async def cancel(
             f"Fulfilment {fulfillment.id} was delivered on {fulfillment.delivered_at:%Y-%m-%d}; "
             "refund or return its units instead."
         )
-    previous = fulfillment.status
-    fulfillment.status = "cancelled"
-    fulfillment.cancelled_at = now
-    timeline.record(
-        session,
-        order.id,
-        "fulfillment.cancelled",
-        f"Fulfilment cancelled ({previous}): {_describe(fulfillment)} back to unfulfilled.",
-        actor,
-        now,
-        {"fulfillment_id": fulfillment.id, "previous_status": previous},
-    )
-    await _settle(
-        session,
-        order,
-        fulfillments,
-        fulfillment,
-        "fulfillment.updated",
-        actor,
-        now,
-        settings,
-        changes=["status"],
-    )
+    await _cancel_one(session, order, fulfillments, fulfillment, "", actor, now, settings)
     return fulfillment, order
 
 

@@ -252,7 +252,7 @@ async def archive_order(
     settings: SettingsDep,
 ) -> OrderOut:
     """Archive an order"""
-    order = await service.archive(session, order_id, if_match, actor, now, settings)
+    order = await service.set_archived(session, order_id, True, if_match, actor, now, settings)
     return _send(response, order, now, settings)
 
 
@@ -276,7 +276,7 @@ async def unarchive_order(
     settings: SettingsDep,
 ) -> OrderOut:
     """Unarchive an order"""
-    order = await service.unarchive(session, order_id, if_match, actor, now, settings)
+    order = await service.set_archived(session, order_id, False, if_match, actor, now, settings)
     return _send(response, order, now, settings)
 
 

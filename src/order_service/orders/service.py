@@ -380,48 +380,35 @@ async def update_order(
     return order
 
 
-async def archive(
+async def set_archived(
     session: AsyncSession,
     order_id: str,
+    archived: bool,
     if_match: int | None,
     actor: Actor,
     now: datetime,
     settings: Settings,
 ) -> Order:
+    """Archive (an open order becomes `closed`) or unarchive (a closed one reopens);
+    asking for the state the order is already in changes nothing."""
     order = await repository.get(session, order_id, lock=True)
     check_version(order, if_match)
-    if order.archived_at is not None:
+    if (order.archived_at is not None) == archived:
         return order
-    order.archived_at = now
-    if order.status == "open":
-        order.status = "closed"
-        order.closed_at = now
+    order.archived_at = now if archived else None
+    if archived and order.status == "open":
+        order.status, order.closed_at = "closed", now
+    elif not archived and order.status == "closed":
+        order.status, order.closed_at = "open", None
     touch(order, now)
-    timeline.record(session, order.id, "order.archived", "Archived.", actor, now)
-    await publish(session, "order.archived", order, now, settings)
-    await session.flush()
-    return order
-
-
-async def unarchive(
-    session: AsyncSession,
-    order_id: str,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> Order:
-    order = await repository.get(session, order_id, lock=True)
-    check_version(order, if_match)
-    if order.archived_at is None:
-        return order
-    order.archived_at = None
-    if order.status == "closed":
-        order.status = "open"
-        order.closed_at = None
-    touch(order, now)
-    timeline.record(session, order.id, "order.unarchived", "Unarchived.", actor, now)
-    await publish(session, "order.updated", order, now, settings, changes=["archived_at"])
+    action = "order.archived" if archived else "order.unarchived"
+    timeline.record(
+        session, order.id, action, "Archived." if archived else "Unarchived.", actor, now
+    )
+    if archived:
+        await publish(session, "order.archived", order, now, settings)
+    else:
+        await publish(session, "order.updated", order, now, settings, changes=["archived_at"])
     await session.flush()
     return order
 
