@@ -49,11 +49,13 @@ def async_url(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    # pool_pre_ping: after a database restart or failover every pooled connection is dead;
+    # a one-round-trip check at checkout reconnects instead of failing the request with it.
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=False,
+        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "order-service"}},
         **kwargs,
