@@ -148,20 +148,43 @@ async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
     return problem_response(exc.status_code, code, title, detail, headers=headers)
 
 
+_UNAVAILABLE_SQLSTATES = {
+    "57P01",  # admin_shutdown: the server is stopping
+    "57P02",  # crash_shutdown
+    "57P03",  # cannot_connect_now: starting up or recovering
+    "53300",  # too_many_connections
+}
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc`, the driver error SQLAlchemy wrapped and what that was raised from."""
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending and len(seen) < 10:
+        current = pending.pop()
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        orig = getattr(current, "orig", None)
+        pending += [orig if isinstance(orig, BaseException) else None]
+        pending += [current.__cause__, current.__context__]
+    return seen
+
+
 def _is_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, OSError | ConnectionError | PoolTimeoutError | OperationalError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    name = type(getattr(exc, "orig", None) or exc).__name__
-    return name in {
-        "CannotConnectNowError",
-        "ConnectionDoesNotExistError",
-        "InterfaceError",
-        "AdminShutdownError",
-        "TooManyConnectionsError",
-        "ConnectionFailureError",
-    }
+    """Whether `exc` means the database cannot be reached right now (a retry may work),
+    rather than a bug: lost or refused connections, a server stopping or starting up."""
+    for cause in _causes(exc):
+        if isinstance(cause, OSError | PoolTimeoutError | OperationalError):
+            return True
+        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
+        ):
+            return True
+    return False
 
 
 async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
