@@ -226,7 +226,9 @@ class Dispatcher:
                 values |= {"status": repository.FAILED, "next_attempt_at": None}
             else:
                 label = "retrying"
-                next_retry = now + delay
+                # From when the attempt ended: a receiver that timed out gets its full pause
+                # (and `Retry-After` counts from the response, as HTTP means it).
+                next_retry = now + timedelta(milliseconds=duration_ms) + delay
                 values |= {"next_attempt_at": next_retry}
         attempt = WebhookAttempt(
             id=new_id("wha"),
