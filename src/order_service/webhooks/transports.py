@@ -133,15 +133,20 @@ class HttpTransport:
             extensions["sni_hostname"] = target.host
             target = target.copy_with(host=str(addresses[0]))
         try:
-            async with self.client.stream(
-                "POST", target, content=message.body, headers=headers, extensions=extensions
-            ) as response:
+            # httpx's timeout bounds each read, not the exchange: a receiver dripping a byte
+            # at a time would hold the delivery (and its worker slot) for ever without this.
+            async with (
+                asyncio.timeout(self.timeout),
+                self.client.stream(
+                    "POST", target, content=message.body, headers=headers, extensions=extensions
+                ) as response,
+            ):
                 excerpt = b""
                 async for chunk in response.aiter_bytes():
                     excerpt += chunk
                     if len(excerpt) >= MAX_ERROR_CHARS:
                         break
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return Outcome(ok=False, error=f"timed out after {self.timeout:g}s")
         except httpx.HTTPError as exc:
             return Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
