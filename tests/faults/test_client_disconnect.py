@@ -90,20 +90,25 @@ async def outbox_locked(db: Any) -> AsyncIterator[Any]:
         yield session
 
 
-async def wait_for_waiter(db: Any) -> None:
-    """Until some transaction is queued behind our lock on the outbox."""
+async def until_count(db: Any, sql: str, *, nonzero: bool, what: str) -> None:
+    """Poll a `SELECT count(*)` until it is nonzero (or zero), within BOUND."""
     for _ in range(int(BOUND / 0.05)):
         async with db() as session:
-            waiting = await session.scalar(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE NOT granted "
-                    "AND relation = 'events'::regclass"
-                )
-            )
-        if waiting:
+            found = await session.scalar(text(sql))
+        if bool(found) == nonzero:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("no request reached the outbox")
+    raise AssertionError(f"not within {BOUND}s: {what}")
+
+
+async def wait_for_waiter(db: Any) -> None:
+    """Until some transaction is queued behind our lock on the outbox."""
+    await until_count(
+        db,
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'events'::regclass",
+        nonzero=True,
+        what="a request reached the outbox",
+    )
 
 
 async def test_a_client_gone_before_its_body_arrived_leaves_nothing(
@@ -199,17 +204,14 @@ async def test_a_client_gone_while_cancelling_gets_all_or_nothing(
 async def settled(db: Any, before: dict[str, int], table: str) -> int:
     """How many rows the abandoned request added to `table`, once it has finished."""
     await asyncio.sleep(0.3)
-    for _ in range(int(BOUND / 0.05)):
-        async with db() as session:
-            busy = await session.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND state = 'idle in transaction' OR wait_event_type = 'Lock'"
-                )
-            )
-        if not busy:
-            break
-        await asyncio.sleep(0.05)
+    await until_count(
+        db,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() "
+        "AND (state = 'idle in transaction' OR wait_event_type = 'Lock')",
+        nonzero=False,
+        what="the abandoned request finished",
+    )
     return (await counts(db))[table] - before[table]
 
 
