@@ -73,8 +73,8 @@ ORDER = {
 
 @dataclass
 class Plan:
-    create_concurrency: tuple[int, ...] = (4, 8, 16, 32)
-    sweep_seconds: float = 6
+    create_concurrency: tuple[int, ...] = (2, 4, 8, 16, 32)
+    sweep_seconds: float = 5
     open_loop_seconds: float = 15
     phase_seconds: float = 8
     concurrency: int = 16
@@ -582,32 +582,17 @@ async def drive(service: Service, url: str, plan: Plan, api_keys: dict[str, str]
                 "create order @80% of peak", 0.8 * peak_rps, plan.open_loop_seconds, driver.create
             )
         )
-        phases.append(
-            await driver.closed("get order", plan.concurrency, plan.phase_seconds, driver.get)
-        )
-        phases.append(
-            await driver.closed("list orders", plan.concurrency, plan.phase_seconds, driver.list)
-        )
         pool = list(driver.orders)
         random.shuffle(pool)
         half = len(pool) // 2
-        cancel_pool, refund_pool = pool[:half], pool[half:]
-        phases.append(
-            await driver.closed(
-                "customer cancel",
-                plan.concurrency,
-                plan.phase_seconds,
-                driver.taker(cancel_pool, driver.cancel),
-            )
-        )
-        phases.append(
-            await driver.closed(
-                "refund create",
-                plan.concurrency,
-                plan.phase_seconds,
-                driver.taker(refund_pool, driver.refund),
-            )
-        )
+        # Cancel and refund each take orders of their own from what the create phases made.
+        for name, request in (
+            ("get order", driver.get),
+            ("list orders", driver.list),
+            ("customer cancel", driver.taker(pool[:half], driver.cancel)),
+            ("refund create", driver.taker(pool[half:], driver.refund)),
+        ):
+            phases.append(await driver.closed(name, plan.concurrency, plan.phase_seconds, request))
         webhooks = await webhook_phase(driver, service, 0.3 * peak_rps, plan.webhook_seconds)
         sample_order = driver.orders[0]
     finally:
