@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck pytest format openapi bench clean
+.PHONY: install run test lint typecheck pytest format openapi bench profile clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -36,6 +36,12 @@ test: lint typecheck pytest
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/run.py
+
+profile: install
+	$(BIN)/python bench/run.py --profile $${WHAT:-create}
 
 openapi: install
 	$(BIN)/order-service openapi --output openapi/openapi.json

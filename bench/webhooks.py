@@ -37,6 +37,7 @@ def percentile(values: list[float], pct: float) -> float:
 class Receiver:
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
+        self.bodies: dict[str, bytes] = {}
         self.done = asyncio.Event()
         self.expected = 0
 
@@ -46,8 +47,9 @@ class Receiver:
                 head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
                 length = int(head.split("content-length:")[1].split("\r\n")[0])
                 msg_id = head.split("webhook-id:")[1].split("\r\n")[0].strip()
-                await reader.readexactly(length)
+                body = await reader.readexactly(length)
                 self.arrived.setdefault(msg_id, time.perf_counter())
+                self.bodies.setdefault(msg_id, body)
                 writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
                 if len(self.arrived) >= self.expected:

@@ -45,17 +45,19 @@ def services(request: Request) -> Services:
     return svc
 
 
-def _session(request: Request) -> AsyncSession:
+# Dependencies are `async def` even when they never await: FastAPI runs a plain `def`
+# dependency in a thread pool, a hand-off per dependency per request.
+async def _session(request: Request) -> AsyncSession:
     session: AsyncSession = request.state.session
     return session
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
     now: datetime = request.state.now
     return now
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return services(request).settings
 
 
@@ -110,7 +112,7 @@ OpsActor = Annotated[Actor, Depends(require(Role.ops, Role.admin))]
 AdminActor = Annotated[Actor, Depends(require(Role.admin))]
 
 
-def _if_match(
+async def _if_match(
     if_match: Annotated[
         str | None,
         Header(
@@ -138,7 +140,7 @@ class PageParams:
     cursor: str | None
 
 
-def _page(
+async def _page(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")
     ] = DEFAULT_LIMIT,

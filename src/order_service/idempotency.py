@@ -12,9 +12,19 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import LargeBinary, String, delete, func, select
+from sqlalchemy import (
+    BigInteger,
+    LargeBinary,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,6 +53,24 @@ class IdempotencyRecord(Base):
     response_body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# Prebuilt Core statements: every keyed POST runs three of them, at well under half the cost
+# of the same ORM operations.
+_records = cast(Table, IdempotencyRecord.__table__)
+_by_key = (_records.c.scope == bindparam("scope")) & (_records.c.key == bindparam("key"))
+_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)))
+_FIND = select(
+    _records.c.fingerprint,
+    _records.c.method,
+    _records.c.path,
+    _records.c.response_status,
+    _records.c.response_headers,
+    _records.c.response_body,
+    _records.c.expires_at,
+).where(_by_key)
+_DELETE = delete(_records).where(_by_key)
+_SAVE = insert(_records)
 
 
 @dataclass(slots=True)
@@ -82,7 +110,9 @@ async def claim(
     credentials = request.headers.get("authorization", "")
     scope = hashlib.sha256(credentials.encode()).hexdigest()
     lock_id = int.from_bytes(_digest(scope.encode(), key.encode())[:8], "big", signed=True)
-    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_id)))
+    connection = await session.connection()
+    # Two statements, not one: the lookup needs a snapshot taken after the lock is held.
+    locked = await connection.scalar(_LOCK, {"lock_id": lock_id})
     if not locked:
         error = errors.IdempotencyRequestInProgress(
             "The first request with this Idempotency-Key has not finished; retry in a moment."
@@ -93,9 +123,9 @@ async def claim(
     fingerprint = _digest(
         request.method.encode(), request.url.path.encode(), _canonical_body(body)
     ).hex()
-    record = await session.get(IdempotencyRecord, (scope, key))
+    record = (await connection.execute(_FIND, {"scope": scope, "key": key})).one_or_none()
     if record is not None and record.expires_at <= now:
-        await session.delete(record)
+        await connection.execute(_DELETE, {"scope": scope, "key": key})
         record = None
     if record is None:
         return Claim(scope=scope, key=key, fingerprint=fingerprint)
@@ -118,20 +148,21 @@ async def save(
     ttl: timedelta,
 ) -> None:
     headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
-    session.add(
-        IdempotencyRecord(
-            scope=claimed.scope,
-            key=claimed.key,
-            fingerprint=claimed.fingerprint,
-            method=request.method,
-            path=request.url.path,
-            response_status=response.status_code,
-            response_headers=headers,
-            response_body=bytes(response.body),
-            expires_at=now + ttl,
-        )
+    connection = await session.connection()
+    await connection.execute(
+        _SAVE,
+        {
+            "scope": claimed.scope,
+            "key": claimed.key,
+            "fingerprint": claimed.fingerprint,
+            "method": request.method,
+            "path": request.url.path,
+            "response_status": response.status_code,
+            "response_headers": headers,
+            "response_body": bytes(response.body),
+            "expires_at": now + ttl,
+        },
     )
-    await session.flush()
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from order_service import errors
 from order_service.orders.models import Order
@@ -17,10 +17,17 @@ from order_service.pagination import Page, decode_cursor, fetch_page
 
 async def get(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order:
     """The order with its line items; `lock` takes the row lock every mutation starts with."""
-    query = select(Order).where(Order.id == order_id).options(selectinload(Order.line_items))
+    query = select(Order).where(Order.id == order_id)
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    order = await session.scalar(query)
+        query = (
+            query.options(selectinload(Order.line_items))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    else:
+        # One round trip instead of two for plain reads.
+        query = query.options(joinedload(Order.line_items))
+    order = (await session.scalars(query)).unique().one_or_none()
     if order is None:
         raise errors.OrderNotFound(f"No order with id {order_id}.")
     return order

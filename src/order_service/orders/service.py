@@ -4,10 +4,11 @@ commits the change, its timeline entry and its outbox event together."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstanceState
 
 from order_service import errors
 from order_service.auth.service import Actor
@@ -146,6 +147,9 @@ async def create_order(
         total_paid=0,
         total_refunded=0,
         total_fees=0,
+        total_refund_pending=0,
+        shipping_refunded=0,
+        shipping_refund_pending=0,
         payment_gateway=body.payment.gateway if body.payment else None,
         payment_reference=body.payment.reference if body.payment else None,
         note=body.note,
@@ -173,7 +177,9 @@ async def create_order(
                 refundable=li.refundable,
                 requires_shipping=li.requires_shipping,
                 fulfilled_quantity=0,
+                shipped_quantity=0,
                 refunded_quantity=0,
+                refund_pending_quantity=0,
                 restocked_quantity=0,
                 processed_at=processed_at,
             )
@@ -197,8 +203,12 @@ async def create_order(
                 created_at=now,
             )
         )
-    session.add(order)
-    await session.flush()
+    # The order and its lines are inserted with Core rather than through the unit of work:
+    # on the busiest write path the ORM flush cost more CPU than the rest of the request.
+    # The order object stays outside the session; nothing later in a request changes it.
+    connection = await session.connection()
+    order.number = await connection.scalar(_INSERT_ORDER, _row(order))
+    await connection.execute(_INSERT_LINE_ITEMS, [_row(li) for li in order.line_items])
     timeline.record(
         session,
         order_id,
@@ -215,6 +225,18 @@ async def create_order(
     )
     await publish(session, "order.created", order, now, settings)
     return order
+
+
+_orders = cast(Table, Order.__table__)
+_INSERT_ORDER = insert(_orders).returning(_orders.c.number)
+_INSERT_LINE_ITEMS = insert(cast(Table, LineItem.__table__))
+
+
+def _row(obj: Order | LineItem) -> dict[str, Any]:
+    """The column values set on a new ORM object, for a Core insert (the rest take their
+    column defaults, such as the order number's sequence)."""
+    state: InstanceState[Any] = inspect(obj)
+    return {c.key: state.dict[c.key] for c in state.mapper.columns if c.key in state.dict}
 
 
 def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, literal, or_, select, update
+from sqlalchemy import bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
@@ -48,10 +48,21 @@ def _subscribes(type_: str) -> Any:
     )
 
 
+_endpoints = WebhookEndpoint.__table__.c
+_SUBSCRIBED = select(_endpoints.id).where(
+    _endpoints.enabled,
+    or_(
+        _endpoints.events.op("@>")(bindparam("topic", type_=JSONB)),
+        _endpoints.events.op("@>")(literal(["*"], JSONB)),
+    ),
+)
+
+
 async def subscribed_endpoint_ids(session: AsyncSession, type_: str) -> list[str]:
-    """Enabled endpoints that want `type_`: the fan-out targets of a new event."""
-    query = select(WebhookEndpoint.id).where(WebhookEndpoint.enabled, _subscribes(type_))
-    return list((await session.scalars(query)).all())
+    """Enabled endpoints that want `type_`: the fan-out targets of a new event. Core, as it
+    runs with every event written."""
+    connection = await session.connection()
+    return list((await connection.scalars(_SUBSCRIBED, {"topic": [type_]})).all())
 
 
 async def list_deliveries(
