@@ -354,9 +354,9 @@ async def test_roles_and_validation(
             headers=ops,
         ),
         422,
-        "validation_error",
+        "duplicate_line_item",
     )
-    assert duplicate["errors"][0]["field"] == "line_items"
+    assert duplicate["errors"][0]["field"] == "line_items.1.line_item_id"
     problem(
         await client.post("/v1/orders/ord_nope/fulfillments", json={}, headers=ops),
         404,
