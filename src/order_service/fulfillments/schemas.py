@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from order_service.fulfillments.policy import KNOWN_CARRIERS
 from order_service.orders.schemas import Input
-from order_service.schema_types import OptionalText, Quantity, UtcDatetime
+from order_service.schema_types import SOME_TEXT, OptionalText, Quantity, UtcDatetime
 
 TrackingNumber = Annotated[
     str,
@@ -17,9 +17,11 @@ TrackingNumber = Annotated[
 TrackingUrl = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://[^\s]+$")
 ]
-Carrier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Carrier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=SOME_TEXT)
+]
 ServiceLevel = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=SOME_TEXT)
 ]
 
 _CARRIER_HELP = (
