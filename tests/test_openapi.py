@@ -70,3 +70,30 @@ def test_every_operation_has_request_and_response_examples() -> None:
                 if json_2xx and not has_example(content):
                     missing.append(f"{status} of {method.upper()} {path}")
     assert missing == [], "run openapi/capture_examples.py: " + ", ".join(missing)
+
+
+def test_problems_are_documented_as_what_is_sent() -> None:
+    """Found by fuzzing: problem responses were documented as `application/json` only, 422s as
+    FastAPI's own shape, and shared refusals (bad JSON, too large, bad keys) not at all."""
+    spec: dict[str, Any] = openapi_spec()
+    assert "Problem" in spec["components"]["schemas"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    for path, methods in spec["paths"].items():
+        if not path.startswith("/v1"):
+            continue
+        for method, op in methods.items():
+            where = f"{method.upper()} {path}"
+            codes = op["responses"]
+            for status, response in codes.items():
+                if status.startswith(("4", "5")):
+                    assert list(response["content"]) == ["application/problem+json"], where
+                    schema = response["content"]["application/problem+json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Problem"}, where
+            params = {p["name"] for p in op.get("parameters", [])}
+            if params - {"Idempotency-Key"} or "requestBody" in op:
+                assert "422" in codes, where
+            if "requestBody" in op:
+                assert {"400", "413"} <= set(codes), where
+            if method == "post":
+                assert "Idempotency-Key" in params, where
+            assert "503" in codes, where

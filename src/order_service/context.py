@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from order_service import errors
 from order_service.auth.schemas import Role
 from order_service.auth.service import Actor, authenticate
-from order_service.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from order_service.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from order_service.settings import Settings
 from order_service.webhooks.transports import Transports
 
@@ -112,23 +113,29 @@ OpsActor = Annotated[Actor, Depends(require(Role.ops, Role.admin))]
 AdminActor = Annotated[Actor, Depends(require(Role.admin))]
 
 
+IF_MATCH_HEADER = "If-Match"
+_IF_MATCH = re.compile(r'[ \t]*(?:\*|(?:W/)?"?([0-9]{1,18})"?)[ \t]*')
+
+
 async def _if_match(
     if_match: Annotated[
         str | None,
         Header(
-            alias="If-Match",
+            alias=IF_MATCH_HEADER,
             description="The `ETag` of the order as last read. The change is refused with 412 "
-            "`precondition_failed` if the order has changed since.",
+            "`precondition_failed` if the order has changed since; `*` matches any version.",
             examples=['"3"'],
+            # Documented, and checked below to answer 400 `invalid_if_match` rather than 422.
+            json_schema_extra={"pattern": f"^{_IF_MATCH.pattern}$"},
         ),
     ] = None,
 ) -> int | None:
-    if if_match is None or if_match.strip() == "*":
+    if if_match is None:
         return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    matched = _IF_MATCH.fullmatch(if_match)
+    if matched is None:
         raise errors.InvalidIfMatch('If-Match must be an ETag such as "3", as sent by GET.')
-    return int(tag)
+    return int(matched[1]) if matched[1] else None
 
 
 IfMatchDep = Annotated[int | None, Depends(_if_match)]
@@ -146,7 +153,12 @@ async def _page(
     ] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None,
-        Query(max_length=512, description="`next_cursor` of the previous page."),
+        Query(
+            max_length=512,
+            description="`next_cursor` of the previous page; absent or empty for the first.",
+            # Documented, and checked when decoded to answer 400 `invalid_cursor`.
+            json_schema_extra={"pattern": CURSOR_PATTERN},
+        ),
     ] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)

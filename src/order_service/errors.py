@@ -39,6 +39,7 @@ def define_error(name: str, status: int, code: str, title: str) -> type[DomainEr
 # Generic
 BadRequest = define_error("BadRequest", 400, "bad_request", "Bad request")
 InvalidJson = define_error("InvalidJson", 400, "invalid_json", "Malformed JSON body")
+ValidationFailed = define_error("ValidationFailed", 422, "validation_error", "Invalid request")
 InvalidCursor = define_error("InvalidCursor", 400, "invalid_cursor", "Invalid pagination cursor")
 InvalidIdempotencyKey = define_error(
     "InvalidIdempotencyKey", 400, "invalid_idempotency_key", "Invalid Idempotency-Key"

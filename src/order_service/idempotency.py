@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -37,6 +38,9 @@ from order_service.db import Base
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = r"^[^\x00-\x1f\x7f-\xa0\xad]+$"
+"""Printable characters (header values are Latin-1)."""
+_KEY = re.compile(KEY_PATTERN)
 _KEPT_HEADERS = ("content-type", "location", "etag")
 
 
@@ -103,7 +107,7 @@ async def claim(
     session: AsyncSession, request: Request, key: str, now: datetime
 ) -> Claim | Response:
     """Take the key for this request, or answer with the saved response of its first use."""
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
         raise errors.InvalidIdempotencyKey(
             f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters."
         )

@@ -16,6 +16,10 @@ MAX_UNIT_AMOUNT = 100_000_000_000
 small enough that 250 lines x 10,000 units never overflow a 64-bit column."""
 
 
+CHARGEABLE = tuple(sorted(c.value for c in Currency if c.value not in _NOT_CHARGEABLE))
+"""Every currency an order may be in."""
+
+
 @cache
 def exponent(code: str) -> int:
     """Number of digits after the decimal separator: 2 for USD, 0 for JPY, 3 for KWD."""

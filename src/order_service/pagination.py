@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -17,6 +18,9 @@ T = TypeVar("T")
 
 MAX_LIMIT = 250
 DEFAULT_LIMIT = 50
+CURSOR_PATTERN = "^[A-Za-z0-9_-]*$"
+"""Cursors are unpadded base64url; only ones this service issued decode. Empty: first page."""
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 @dataclass(slots=True)
@@ -31,6 +35,8 @@ def encode_cursor(*values: Any) -> str:
 
 
 def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    if not _CURSOR.fullmatch(cursor):
+        raise errors.InvalidCursor("The cursor is not one this service issued.")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))

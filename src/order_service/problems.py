@@ -13,8 +13,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
-from order_service import errors
+from order_service import errors, nul
 from order_service.errors import PROBLEM_TYPE_BASE, DomainError
 
 log = logging.getLogger("order_service.problems")
@@ -69,33 +70,78 @@ def problem_response(
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
+PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
+
+
 def responses(*errs: type[DomainError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for the domain errors an operation can return."""
-    by_status: dict[int, list[type[DomainError]]] = {}
-    for err in errs:
-        by_status.setdefault(err.status, []).append(err)
     out: dict[int | str, dict[str, Any]] = {}
-    for status, group in sorted(by_status.items()):
-        codes = ", ".join(f"`{e.code}`" for e in group)
-        examples = {
-            e.code: {
-                "summary": e.title,
-                "value": {
-                    "type": PROBLEM_TYPE_BASE + e.code,
-                    "title": e.title,
-                    "status": e.status,
-                    "detail": e.title + ".",
-                    "code": e.code,
-                },
-            }
-            for e in group
+    for err in errs:
+        example = {
+            "summary": err.title,
+            "value": {
+                "type": PROBLEM_TYPE_BASE + err.code,
+                "title": err.title,
+                "status": err.status,
+                "detail": err.title + ".",
+                "code": err.code,
+            },
         }
-        out[status] = {
-            "model": Problem,
-            "description": f"Problem with code {codes}.",
-            "content": {PROBLEM_MEDIA_TYPE: {"examples": examples}},
-        }
-    return out
+        entry = out.setdefault(
+            err.status,
+            {"content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF, "examples": {}}}},
+        )
+        entry["content"][PROBLEM_MEDIA_TYPE]["examples"][err.code] = example
+    return {status: _described(entry) for status, entry in sorted(out.items(), key=_by_status)}
+
+
+def merge_responses(
+    *groups: dict[int | str, dict[str, Any]],
+) -> dict[int | str, dict[str, Any]]:
+    """Several `responses=` in one; problems with the same status list every code."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for group in groups:
+        for status, entry in group.items():
+            current = out.get(status)
+            problem = entry.get("content", {}).get(PROBLEM_MEDIA_TYPE)
+            if current is None or problem is None:
+                out[status] = {**(current or {}), **entry}
+                continue
+            content = current.setdefault("content", {})
+            examples = content.setdefault(
+                PROBLEM_MEDIA_TYPE, {"schema": PROBLEM_SCHEMA_REF, "examples": {}}
+            ).setdefault("examples", {})
+            examples.update(problem.get("examples", {}))
+            out[status] = _described(current)
+    return dict(sorted(out.items(), key=_by_status))
+
+
+def _by_status(item: tuple[int | str, Any]) -> str:
+    return str(item[0])
+
+
+def _described(entry: dict[str, Any]) -> dict[str, Any]:
+    codes = ", ".join(f"`{code}`" for code in entry["content"][PROBLEM_MEDIA_TYPE]["examples"])
+    return {**entry, "description": f"Problem with code {codes}."}
+
+
+def document(app: FastAPI) -> None:
+    """Problems are documented as `application/problem+json` with the `Problem` schema,
+    which the spec's components must then hold: no route returns it as a model."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = generate()
+            schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = spec.setdefault("components", {})
+            schemas = {**components.get("schemas", {}), **schema.pop("$defs", {})}
+            schemas["Problem"] = schema
+            components["schemas"] = dict(sorted(schemas.items()))
+            nul.document(spec)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 _HTTP_CODES = {
@@ -138,15 +184,32 @@ async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
         for e in raw
     ]
     detail = "; ".join(f"{fe['field'] or 'body'}: {fe['message']}" for fe in field_errors[:5])
-    return problem_response(422, "validation_error", "Invalid request", detail, errors=field_errors)
+    invalid = errors.ValidationFailed
+    return problem_response(422, invalid.code, invalid.title, detail, errors=field_errors)
 
 
-async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
+async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
-    headers = dict(exc.headers) if exc.headers else None
-    return problem_response(exc.status_code, code, title, detail, headers=headers)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
+    return problem_response(exc.status_code, code, title, detail, headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first match's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
 
 
 _UNAVAILABLE_SQLSTATES = {
@@ -231,6 +294,7 @@ async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
 
 
 def install(app: FastAPI) -> None:
+    document(app)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -12,19 +12,68 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from order_service import idempotency
-from order_service.context import services
+from order_service import errors, idempotency, nul
+from order_service.context import IF_MATCH_HEADER, services
+from order_service.errors import DomainError
+from order_service.problems import merge_responses, responses
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Any unique string (a UUID) identifying this request. A retry with the "
+    "same key returns the first response with `Idempotent-Replayed: true` instead of acting "
+    "twice; the same key with a different body is 422 `idempotency_key_reused`. Kept 24 h.",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.MAX_KEY_LENGTH,
+        "pattern": idempotency.KEY_PATTERN,
+    },
+    "example": "3f0c2a9e-4d61-4c55-9b1e-0d6f5b2c7a10",
+}
+
+
+def _implied_errors(route: APIRoute) -> list[type[DomainError]]:
+    """The problems any `/v1` operation can answer whatever its endpoint does, from its shape."""
+    found: list[type[DomainError]] = [errors.ServiceUnavailable]
+    params = {param.alias for param in get_flat_params(route.dependant)}
+    if params or route.body_field is not None:
+        found.append(errors.ValidationFailed)
+    if route.body_field is not None:
+        found += [errors.InvalidJson, errors.PayloadTooLarge]
+    if "POST" in (route.methods or ()):
+        found += [
+            errors.InvalidIdempotencyKey,
+            errors.IdempotencyKeyReused,
+            errors.IdempotencyRequestInProgress,
+        ]
+    if IF_MATCH_HEADER in params:
+        found += [errors.InvalidIfMatch, errors.PreconditionFailed]
+    if "cursor" in params:
+        found.append(errors.InvalidCursor)
+    return found
 
 
 class TransactionalRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.responses = merge_responses(responses(*_implied_errors(self)), self.responses)
+        if "POST" in (self.methods or ()):
+            extra = dict(self.openapi_extra or {})
+            extra["parameters"] = [*extra.get("parameters", []), IDEMPOTENCY_KEY_PARAMETER]
+            self.openapi_extra = extra
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run_in_transaction(request: Request) -> Response:
+            await nul.reject(request)
             svc = services(request)
             now = svc.clock()
             request.state.now = now

@@ -2,24 +2,99 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+import email_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from order_service import money
 
-Amount = Annotated[int, Field(ge=0, le=money.MAX_UNIT_AMOUNT, strict=True)]
-"""Money in minor units of the order's currency: a non-negative integer, never a float."""
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+def _integral(value: object) -> object:
+    """JSON has one number type: `2.0` is the integer 2 (JSON Schema agrees); `2.5` is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Amount = Annotated[
+    int, Field(ge=0, le=money.MAX_UNIT_AMOUNT, strict=True), BeforeValidator(_integral)
+]
+"""Money in minor units of the order's currency: a non-negative integer, never a fraction."""
+
+Quantity = Annotated[int, Field(ge=1, le=10_000, strict=True), BeforeValidator(_integral)]
+"""Units of a line item: 1 to 10,000."""
+
+SOME_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
+"""Not blank (the value is stripped of surrounding whitespace) and no NUL."""
+
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=SOME_TEXT)
+]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None
 Note = Annotated[str, StringConstraints(max_length=5000)]
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _rfc3339(value: object) -> object:
+    """Only the documented form: pydantic would also take Unix times (`0`, `"-4376"`)."""
+    if not (isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.match(value))):
+        raise ValueError("must be an RFC 3339 timestamp such as 2026-11-20T10:00:00Z")
+    return value
+
+
+def _iso_date(value: object) -> object:
+    if not (isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value))):
+        raise ValueError("must be a date such as 2026-11-20")
+    return value
 
 
 def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_to_utc)]
 """An RFC 3339 timestamp with an offset; stored and shown in UTC."""
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar date, `YYYY-MM-DD`."""
+
+
+# The storefront owns its customers' addresses; this service checks that they are well
+# formed, as `format: email` promises, and does not second-guess reserved domains (.test,
+# .local, ...), which email-validator would otherwise refuse. Its documented switch is this
+# module-level list; nothing else in the service validates email.
+email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
+
+
+def _email(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    try:
+        checked = validate_email(value, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from exc
+    return str(checked.normalized)
+
+
+Email = Annotated[
+    str,
+    PlainValidator(_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+]
+"""An email address, syntax-checked and normalised (no DNS look-up): what `format: email`
+promises, special-use domains such as `.test` included."""

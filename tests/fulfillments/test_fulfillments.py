@@ -343,6 +343,8 @@ async def test_roles_and_validation(
         ({"line_items": [{"line_item_id": line, "quantity": "1"}]}, "line_items.0.quantity"),
         ({"tracking_url": "javascript:alert(1)"}, "tracking_url"),
         ({"tracking_number": "x" * 65}, "tracking_number"),
+        ({"service": " \t "}, "service"),
+        ({"carrier": "  "}, "carrier"),
         ({"colour": "red"}, "colour"),
     ]:
         invalid = problem(await client.post(url, json=body, headers=ops), 422, "validation_error")
@@ -354,9 +356,9 @@ async def test_roles_and_validation(
             headers=ops,
         ),
         422,
-        "validation_error",
+        "duplicate_line_item",
     )
-    assert duplicate["errors"][0]["field"] == "line_items"
+    assert duplicate["errors"][0]["field"] == "line_items.1.line_item_id"
     problem(
         await client.post("/v1/orders/ord_nope/fulfillments", json={}, headers=ops),
         404,

@@ -236,3 +236,14 @@ async def test_created_order_is_readable_with_location_and_etag(
     assert got.status_code == 200
     assert got.json() == response.json()
     assert got.headers["etag"] == '"1"'
+
+
+@pytest.mark.parametrize(
+    ("email", "stored"),
+    [("ann@example.test", "ann@example.test"), ("Ann@EXAMPLE.com", "Ann@example.com")],
+)
+async def test_any_well_formed_email_is_accepted_and_normalised(
+    client: httpx.AsyncClient, storefront: dict[str, str], email: str, stored: str
+) -> None:
+    order = await create_order(client, storefront, customer={"email": email})
+    assert order["customer"]["email"] == stored

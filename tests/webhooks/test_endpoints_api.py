@@ -97,6 +97,7 @@ async def test_delete(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
         ({"url": "https:///nohost", "events": ["*"]}, "invalid_webhook_url"),
         ({"url": "https://example.com:99999/x", "events": ["*"]}, "invalid_webhook_url"),
         ({"url": "nats://127.0.0.1:4222/bad subject", "events": ["*"]}, "invalid_webhook_url"),
+        ({"url": "a://[", "events": ["*"]}, "invalid_webhook_url"),
         ({"url": URL, "events": ["order.exploded"]}, "validation_error"),
         ({"url": URL, "events": []}, "validation_error"),
         ({"url": URL}, "validation_error"),

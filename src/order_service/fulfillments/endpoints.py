@@ -65,6 +65,7 @@ def _send(response: Response, fulfillment: Fulfillment, order: Order) -> Fulfill
         errors.NothingToFulfill,
         errors.FulfillmentExceedsRemaining,
         errors.UnknownLineItem,
+        errors.DuplicateLineItem,
         errors.LineItemNotShippable,
     ),
     description="""

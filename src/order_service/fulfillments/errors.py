@@ -16,6 +16,9 @@ FulfillmentExceedsRemaining = define_error(
 UnknownLineItem = define_error(
     "UnknownLineItem", 422, "unknown_line_item", "The line item is not on this order"
 )
+DuplicateLineItem = define_error(
+    "DuplicateLineItem", 422, "duplicate_line_item", "A line item is listed more than once"
+)
 LineItemNotShippable = define_error(
     "LineItemNotShippable",
     422,

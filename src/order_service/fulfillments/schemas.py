@@ -4,11 +4,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints
 
 from order_service.fulfillments.policy import KNOWN_CARRIERS
 from order_service.orders.schemas import Input
-from order_service.schema_types import OptionalText, UtcDatetime
+from order_service.schema_types import SOME_TEXT, OptionalText, Quantity, UtcDatetime
 
 TrackingNumber = Annotated[
     str,
@@ -17,9 +17,11 @@ TrackingNumber = Annotated[
 TrackingUrl = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://[^\s]+$")
 ]
-Carrier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Carrier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=SOME_TEXT)
+]
 ServiceLevel = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=SOME_TEXT)
 ]
 
 _CARRIER_HELP = (
@@ -48,7 +50,7 @@ class ShipmentStatus(StrEnum):
 
 class FulfillmentLineIn(Input):
     line_item_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    quantity: int = Field(ge=1, le=10_000, strict=True)
+    quantity: Quantity
 
 
 class FulfillmentCreate(Input):
@@ -77,15 +79,6 @@ class FulfillmentCreate(Input):
     notify_customer: bool = Field(
         default=True, description="Passed on in the events, for the shipping email."
     )
-
-    @field_validator("line_items")
-    @classmethod
-    def _distinct_lines(
-        cls, lines: list[FulfillmentLineIn] | None
-    ) -> list[FulfillmentLineIn] | None:
-        if lines is not None and len({li.line_item_id for li in lines}) != len(lines):
-            raise ValueError("each line_item_id may appear only once")
-        return lines
 
 
 class FulfillmentUpdate(Input):

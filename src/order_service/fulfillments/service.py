@@ -272,9 +272,19 @@ def _lines(order: Order, body: FulfillmentCreate) -> list[FulfillmentLine]:
         return lines
     lines = []
     over = []
+    seen: set[str] = set()
     for position, requested in enumerate(body.line_items):
         li = by_id.get(requested.line_item_id)
         field = f"line_items.{position}.line_item_id"
+        if requested.line_item_id in seen:
+            raise errors.DuplicateLineItem(
+                f"Line item {requested.line_item_id} is listed more than once; list each once "
+                "with its whole quantity.",
+                errors=[
+                    {"field": field, "message": "listed more than once", "type": "value_error"}
+                ],
+            )
+        seen.add(requested.line_item_id)
         if li is None:
             raise errors.UnknownLineItem(
                 f"Line item {requested.line_item_id} is not on order #{order.number}.",
@@ -478,6 +488,7 @@ async def add_tracking_event(
 ) -> tuple[Fulfillment, Order, TrackingEvent, bool]:
     """Record a carrier report and merge it. Returns whether it was new: a repeat of a
     recorded report (same status and `occurred_at`) changes nothing."""
+    order, fulfillments, fulfillment = await _locked(session, fulfillment_id, if_match)
     if body.occurred_at > now + CLOCK_SKEW:
         raise errors.InvalidTrackingEvent(
             "occurred_at is in the future.",
@@ -489,7 +500,6 @@ async def add_tracking_event(
                 }
             ],
         )
-    order, fulfillments, fulfillment = await _locked(session, fulfillment_id, if_match)
     _check_active(fulfillment)
     status = body.status.value
     existing = await repository.find_event(session, fulfillment.id, status, body.occurred_at)

@@ -37,6 +37,7 @@ from order_service.orders.schemas import (
 )
 from order_service.problems import responses
 from order_service.routing import TransactionalRoute
+from order_service.schema_types import UtcDatetime
 from order_service.settings import Settings
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=TransactionalRoute)
@@ -131,8 +132,8 @@ async def list_orders(
     customer_email: Annotated[str | None, Query(max_length=254)] = None,
     number: Annotated[int | None, Query(ge=1)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
-    created_after: Annotated[datetime | None, Query(description="Inclusive, RFC 3339.")] = None,
-    created_before: Annotated[datetime | None, Query(description="Exclusive, RFC 3339.")] = None,
+    created_after: Annotated[UtcDatetime | None, Query(description="Inclusive, RFC 3339.")] = None,
+    created_before: Annotated[UtcDatetime | None, Query(description="Exclusive, RFC 3339.")] = None,
     archived: bool = False,
 ) -> OrderList:
     """List orders"""

@@ -7,16 +7,27 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StringConstraints,
     field_validator,
 )
 
 from order_service import money
-from order_service.schema_types import Amount, Note, OptionalText, ShortText, UtcDatetime
+from order_service.schema_types import (
+    SOME_TEXT,
+    Amount,
+    Email,
+    IsoDate,
+    Note,
+    OptionalText,
+    Quantity,
+    ShortText,
+    UtcDatetime,
+)
 
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=SOME_TEXT)
+]
 
 
 class Input(BaseModel):
@@ -49,7 +60,7 @@ class FulfillmentStatus(StrEnum):
 
 class Customer(Input):
     id: OptionalText = Field(default=None, description="The storefront's own customer id.")
-    email: EmailStr = Field(max_length=254, examples=["ann@example.com"])
+    email: Email = Field(max_length=254, examples=["ann@example.com"])
     name: OptionalText = Field(default=None, examples=["Ann Example"])
 
 
@@ -70,11 +81,14 @@ class Address(Input):
 
 
 class LineItemIn(Input):
-    sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    sku: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=SOME_TEXT),
+    ]
     title: ShortText
     variant_title: OptionalText = None
     product_id: OptionalText = None
-    quantity: int = Field(ge=1, le=10_000, strict=True)
+    quantity: Quantity
     unit_price: Amount = Field(description="Price of one unit in minor units of the currency.")
     refundable: bool = Field(default=True, description="False for final-sale items.")
     requires_shipping: bool = True
@@ -116,7 +130,9 @@ class PaymentIn(Input):
 class OrderCreate(Input):
     customer: Customer
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
-        description="ISO 4217 code; amounts are integers in its minor unit.", examples=["USD"]
+        description="ISO 4217 code; amounts are integers in its minor unit.",
+        examples=["USD"],
+        json_schema_extra={"enum": list(money.CHARGEABLE)},
     )
     line_items: list[LineItemIn] = Field(min_length=1, max_length=250)
     shipping_lines: list[ShippingLineIn] = Field(default_factory=list, max_length=20)
@@ -137,7 +153,7 @@ class OrderCreate(Input):
         description="When the order was placed; defaults to now. May be in the past for "
         "imported orders, never in the future.",
     )
-    estimated_dispatch_date: date | None = Field(
+    estimated_dispatch_date: IsoDate | None = Field(
         default=None,
         description="Overrides the computed processed_at + HANDLING_DAYS business days.",
     )

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from order_service.schema_types import Amount, Note, OptionalText
+from order_service.schema_types import Amount, Note, OptionalText, Quantity
 
 
 class Input(BaseModel):
@@ -33,7 +33,7 @@ LineItemId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 class RefundLineIn(Input):
     line_item_id: LineItemId
-    quantity: int = Field(ge=1, le=10_000, strict=True)
+    quantity: Quantity
     restock: bool = Field(
         default=False,
         description="Put the units back in stock (`order.restock`). A unit is restocked at "
@@ -42,6 +42,22 @@ class RefundLineIn(Input):
 
 
 class ShippingRefundIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["full"],
+                    "properties": {"full": {"const": True}, "amount": {"type": "null"}},
+                },
+                {
+                    "required": ["amount"],
+                    "properties": {"full": {"const": False}, "amount": {"type": "integer"}},
+                },
+            ]
+        },
+    )
+
     full: bool = Field(default=False, description="Refund all shipping not yet refunded.")
     amount: Amount | None = Field(default=None, description="Or this much of it.")
 
@@ -53,6 +69,24 @@ class ShippingRefundIn(Input):
 
 
 class RefundCreate(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        # `override_policy: true` needs a `note` with some text (checked in the service, where
+        # it is 422 `override_requires_note`).
+        json_schema_extra={
+            "if": {
+                "properties": {"override_policy": {"const": True}},
+                "required": ["override_policy"],
+            },
+            "then": {
+                "required": ["note"],
+                "properties": {
+                    "note": {"type": "string", "pattern": "^[^\\x00]*[^\\x00\\s][^\\x00]*$"}
+                },
+            },
+        },
+    )
+
     line_items: list[RefundLineIn] = Field(default_factory=list, max_length=250)
     shipping: ShippingRefundIn | None = None
     amount: Amount | None = Field(

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -19,12 +18,13 @@ from order_service.reports.schemas import (
     RefundReport,
 )
 from order_service.routing import TransactionalRoute
+from order_service.schema_types import UtcDatetime
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=TransactionalRoute)
 
 AUTH = responses(errors.Unauthenticated, errors.Forbidden)
-From = Annotated[datetime | None, Query(alias="from", description="Inclusive start, RFC 3339.")]
-To = Annotated[datetime | None, Query(description="Exclusive end, RFC 3339.")]
+From = Annotated[UtcDatetime | None, Query(alias="from", description="Inclusive start, RFC 3339.")]
+To = Annotated[UtcDatetime | None, Query(description="Exclusive end, RFC 3339.")]
 AcceptHeader = Annotated[
     str | None,
     Header(description="`text/csv` for a spreadsheet-ready table instead of JSON."),

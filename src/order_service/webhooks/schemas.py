@@ -5,15 +5,21 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 
 from order_service.events.service import TOPICS
 
 Topic = Literal[TOPICS]  # type: ignore[valid-type]
 Subscription = Literal[(*TOPICS, "*")]  # type: ignore[valid-type]
 
+# `scheme://…`, documented; the transports check the rest (which schemes are installed, a
+# host, a port) and refuse with 422 `invalid_webhook_url`, also for what breaks the pattern.
+URL_SCHEMA: JsonDict = {"pattern": r"^[A-Za-z][A-Za-z0-9+.-]*://[^\x00]+$"}
+
 URL_FIELD = Field(
     min_length=1,
     max_length=2048,
+    json_schema_extra=URL_SCHEMA,
     description="Where events go. `https://…` (or `http://…`) receives a POST per event; "
     "`nats://host:4222/subject` publishes to NATS JetStream; `log://…` writes to the service "
     "log; plugins add schemes. Must not point at a private address (see the README).",
@@ -54,7 +60,9 @@ class WebhookEndpointCreate(BaseModel):
 class WebhookEndpointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    url: str | None = Field(
+        default=None, min_length=1, max_length=2048, json_schema_extra=URL_SCHEMA
+    )
     events: list[Subscription] | None = Field(
         default=None, min_length=1, max_length=len(TOPICS) + 1, description=EVENTS_DESCRIPTION
     )

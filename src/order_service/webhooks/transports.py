@@ -316,7 +316,10 @@ class Transports:
         return sorted(self.factories)
 
     def for_url(self, url: str) -> Transport:
-        scheme = urlsplit(url).scheme.lower()
+        try:
+            scheme = urlsplit(url).scheme.lower()
+        except ValueError as exc:  # e.g. "a://[": an unclosed IPv6 bracket
+            raise errors.InvalidWebhookUrl(f"{url!r} is not a valid URL: {exc}.") from exc
         factory = self.factories.get(scheme)
         if factory is None:
             raise errors.InvalidWebhookUrl(
