@@ -97,3 +97,22 @@ def test_problems_are_documented_as_what_is_sent() -> None:
             if method == "post":
                 assert "Idempotency-Key" in params, where
             assert "503" in codes, where
+
+
+def test_no_request_string_is_documented_as_accepting_nul() -> None:
+    """Found by fuzzing in CI: `tracking_url`'s own pattern admitted NUL, which the service
+    refuses; every request string must carry a rule that excludes it."""
+    import re
+
+    spec: dict[str, Any] = openapi_spec()
+    schemas = spec["components"]["schemas"]
+    offenders = []
+    for name, schema in schemas.items():
+        for field, prop in schema.get("properties", {}).items():
+            for option in prop.get("anyOf", [prop]):
+                if option.get("type") != "string" or "pattern" not in option:
+                    continue
+                rules = [option["pattern"]] + [a["pattern"] for a in option.get("allOf", [])]
+                if all(re.search(rule, "https://a\x00b") for rule in rules):
+                    offenders.append(f"{name}.{field}")
+    assert offenders == []

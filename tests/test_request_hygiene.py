@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.factories import create_order, order_body, problem
 
@@ -94,3 +95,14 @@ async def test_timestamps_are_rfc_3339_not_unix_times(
     problem(await client.post("/v1/orders", json=body, headers=admin), 422, "validation_error")
     ok = await client.get("/v1/reports/fulfillment?to=2026-01-01T00:00:00Z", headers=admin)
     assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize("blank", ["\u0085", "\u00a0 ", "\x1c", "\ufeff"])
+async def test_text_that_is_only_whitespace_is_refused_as_documented(
+    client: httpx.AsyncClient, storefront: dict[str, str], blank: str
+) -> None:
+    """Found by fuzzing: NEL passed the documented not-blank pattern, then stripped to ''."""
+    body = order_body(line_items=[{"sku": blank, "title": "T", "quantity": 1, "unit_price": 1}])
+    response = await client.post("/v1/orders", json=body, headers=storefront)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "line_items.0.sku"

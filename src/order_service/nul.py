@@ -8,6 +8,7 @@ body, keys included) with a 422 `validation_error` naming each field, and docume
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +57,14 @@ async def reject(request: Request) -> None:
         )
 
 
+def _excludes_nul(node: dict[str, Any]) -> bool:
+    """True when the node's own pattern cannot match a string holding NUL, as far as a
+    probe of typical matching strings shows; otherwise the NUL-free rule is added."""
+    pattern = re.compile(node["pattern"])
+    probes = ("\x00", "a\x00", "https://a\x00b", "A\x00B", "1\x00")
+    return not any(pattern.search(probe) for probe in probes)
+
+
 def document(spec: dict[str, Any]) -> None:
     """Give every unconstrained string of a request (parameters and bodies) the NUL-free
     pattern, following `$ref`s into the components the bodies use."""
@@ -73,6 +82,9 @@ def document(spec: dict[str, Any]) -> None:
                 visit(schemas[name])
         if node.get("type") == "string" and not any(k in node for k in _UNCONSTRAINED):
             node["pattern"] = NUL_FREE
+        elif node.get("type") == "string" and "pattern" in node and not _excludes_nul(node):
+            # A pattern of its own may still admit NUL (`[^\s]+` does): require both.
+            node.setdefault("allOf", []).append({"pattern": NUL_FREE})
         for key in ("items", "additionalProperties", "not"):
             visit(node.get(key))
         for key in ("anyOf", "oneOf", "allOf", "prefixItems"):

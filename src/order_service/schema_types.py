@@ -36,7 +36,13 @@ Amount = Annotated[
 Quantity = Annotated[int, Field(ge=1, le=10_000, strict=True), BeforeValidator(_integral)]
 """Units of a line item: 1 to 10,000."""
 
-SOME_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# Whitespace spelled out: every character Python's strip() removes plus what JSON Schema's
+# (ECMAScript) `\s` means, so the documented pattern, the validator and stripping agree.
+_BLANK = (
+    r"\x00\t\n\x0b\x0c\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+    r"\u3000\ufeff"
+)
+SOME_TEXT = rf"^[^\x00]*[^{_BLANK}][^\x00]*$"
 """Not blank (the value is stripped of surrounding whitespace) and no NUL."""
 
 ShortText = Annotated[

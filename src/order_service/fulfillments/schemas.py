@@ -15,7 +15,7 @@ TrackingNumber = Annotated[
     StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 \-]{0,63}$"),
 ]
 TrackingUrl = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://[^\s]+$")
+    str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://[^\s\x00]+$")
 ]
 Carrier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=SOME_TEXT)
