@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -60,7 +62,9 @@ def _metrics_dir() -> None:
     """Several API processes share one Prometheus view through a folder of their own."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="order-service-metrics-")
+    folder = tempfile.mkdtemp(prefix="order-service-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

@@ -182,6 +182,7 @@ async def _refund_everything(
     if available == 0:
         return None
     nets = refund_policy.nets(money)
+    by_id = {li.id: li for li in order.line_items}
     lines = []
     for line in money.lines:
         units = line.quantity - line.refunded_quantity
@@ -189,8 +190,7 @@ async def _refund_everything(
             amount = refund_policy.units_amount(
                 nets.lines[line.id], line.quantity, line.refunded_quantity, units
             )
-            item = next(li for li in order.line_items if li.id == line.id)
-            lines.append(refunds.RefundLine(item, units, amount, restock=False))
+            lines.append(refunds.RefundLine(by_id[line.id], units, amount, restock=False))
     shipping = nets.shipping - money.shipping_refunded
     priced = sum(line.amount for line in lines) + shipping
     return await refunds.record_refund(
