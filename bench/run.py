@@ -5,7 +5,7 @@
 Starts its own embedded PostgreSQL (data under --data-dir, a fresh database each run),
 migrates, issues admin, storefront and ops keys, and starts `order-service serve --workers 2
 --without-worker` on a free loopback port as a subprocess. This process then drives it with
-concurrent httpx clients (keep-alive, loopback only):
+concurrent clients (bench/loadclient.py: keep-alive, loopback only):
 
 * create order (3 line items, paid, Idempotency-Key): closed-loop at rising concurrency to
   find the peak, then open-loop at 80 % and 50 % of the peak to measure latency at a set rate
@@ -45,7 +45,9 @@ from typing import Any
 
 import asyncpg
 import httpx
+import loadclient
 import psutil
+from loadclient import Response
 from sqlalchemy.engine import make_url
 
 from order_service import embedded, migrations
@@ -287,24 +289,20 @@ class Phase:
         }
 
 
-Request = Callable[[], Awaitable[httpx.Response | None]]
+Request = Callable[[], Awaitable[Response | None]]
 
 
 class Driver:
     def __init__(self, service: Service, cpu: CpuMeter, api_keys: dict[str, str]) -> None:
         self.cpu = cpu
         self.keys = api_keys
-        self.client = httpx.AsyncClient(
-            base_url=service.base_url,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-            timeout=30,
-        )
+        self.client = loadclient.Client(service.base_url, max_connections=64)
         self.orders: list[dict[str, Any]] = []
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[role]}"}
 
-    def _record(self, phase: Phase, started: float, response: httpx.Response | None) -> None:
+    def _record(self, phase: Phase, started: float, response: Response | None) -> None:
         elapsed = time.perf_counter() - started
         status = str(response.status_code) if response is not None else "none"
         phase.statuses[status] = phase.statuses.get(status, 0) + 1
@@ -315,10 +313,10 @@ class Driver:
         else:
             phase.errors += 1
 
-    async def _call(self, request: Request) -> httpx.Response | None:
+    async def _call(self, request: Request) -> Response | None:
         try:
             return await request()
-        except httpx.HTTPError:
+        except (OSError, loadclient.ProtocolError):
             return None
 
     async def closed(self, name: str, concurrency: int, seconds: float, request: Request) -> Phase:
@@ -365,7 +363,7 @@ class Driver:
 
     # ---- requests
 
-    async def create(self, role: str = "admin") -> httpx.Response:
+    async def create(self, role: str = "admin") -> Response:
         response = await self.client.post(
             "/v1/orders",
             json=ORDER,
@@ -375,29 +373,29 @@ class Driver:
             self.orders.append(response.json())
         return response
 
-    async def get(self) -> httpx.Response:
+    async def get(self) -> Response:
         order = random.choice(self.orders)
         return await self.client.get(f"/v1/orders/{order['id']}", headers=self.auth("storefront"))
 
-    async def list(self) -> httpx.Response:
+    async def list(self) -> Response:
         return await self.client.get("/v1/orders", headers=self.auth("storefront"))
 
     def taker(self, pool: list[dict[str, Any]], act: Callable[[dict[str, Any]], Any]) -> Request:
-        async def request() -> httpx.Response | None:
+        async def request() -> Response | None:
             if not pool:
                 return None
             return await act(pool.pop())  # type: ignore[no-any-return]
 
         return request
 
-    async def cancel(self, order: dict[str, Any]) -> httpx.Response:
+    async def cancel(self, order: dict[str, Any]) -> Response:
         return await self.client.post(
             f"/v1/orders/{order['id']}/cancel",
             json={"reason": "customer"},
             headers={**self.auth("storefront"), "Idempotency-Key": uuid.uuid4().hex},
         )
 
-    async def refund(self, order: dict[str, Any]) -> httpx.Response:
+    async def refund(self, order: dict[str, Any]) -> Response:
         line = order["line_items"][0]
         return await self.client.post(
             f"/v1/orders/{order['id']}/refunds",
@@ -428,7 +426,7 @@ async def webhook_phase(
 
     sent: dict[str, tuple[float, float]] = {}
 
-    async def create() -> httpx.Response:
+    async def create() -> Response:
         started = time.perf_counter()
         response = await driver.create()
         if response.status_code == 201:

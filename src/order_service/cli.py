@@ -86,7 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     print(flush=True)
     if args.without_worker:
         os.environ["ORDER_SERVICE_IN_PROCESS_WORKER"] = "false"
-    uvicorn.run(
+    config = uvicorn.Config(
         "order_service.app:create_app_from_env",
         factory=True,
         host=args.host,
@@ -96,6 +96,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
         access_log=False,
         timeout_graceful_shutdown=20,
     )
+    if args.workers > 1:
+        from order_service import serving
+
+        serving.run_processes(config)
+    else:
+        uvicorn.Server(config).run()
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

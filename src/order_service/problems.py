@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -242,6 +243,10 @@ def _is_unavailable(exc: BaseException) -> bool:
         if isinstance(cause, OSError | PoolTimeoutError | OperationalError):
             return True
         if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        # asyncpg used directly (`order_service.sql`) on a connection the server closed; the
+        # same test SQLAlchemy's asyncpg dialect makes.
+        if isinstance(cause, asyncpg.InterfaceError) and "connection is closed" in str(cause):
             return True
         sqlstate = getattr(cause, "sqlstate", None)
         if isinstance(sqlstate, str) and (

@@ -98,7 +98,7 @@ async def cancel(
     await session.flush()
     metrics.on_commit(session, metrics.CANCELLATIONS, by=order.cancelled_by)
 
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         "order.cancelled",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import errors, metrics
+from order_service import errors, metrics, sql
 from order_service.events.models import Event
 from order_service.ids import new_id
 from order_service.pagination import Page, decode_cursor, fetch_page
@@ -30,6 +30,12 @@ TOPICS = (
     "refund.failed",
 )
 
+_INSERT = sql.Insert(
+    cast(Table, Event.__table__),
+    ("id", "type", "order_id", "data", "created_at"),
+    returning="sequence",
+)
+
 
 async def emit(
     session: AsyncSession,
@@ -46,7 +52,10 @@ async def emit(
 
     assert type_ in TOPICS, type_
     event = Event(id=new_id("evt"), type=type_, order_id=order_id, data=data, created_at=now)
-    session.add(event)
+    event.sequence = await _INSERT.execute(
+        session,
+        {"id": event.id, "type": type_, "order_id": order_id, "data": data, "created_at": now},
+    )
     metrics.on_commit(session, metrics.EVENTS, type=type_)
     await fan_out(session, event, now)
     return event

@@ -70,7 +70,7 @@ async def _fire(
     if reason is not None:
         follow_up.status = "skipped"
         follow_up.skip_reason = reason
-        timeline.record(
+        await timeline.record(
             session,
             order.id,
             "order.follow_up_skipped",
@@ -89,7 +89,7 @@ async def _fire(
     )
     follow_up.status = "sent"
     follow_up.event_id = event.id
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         "order.follow_up_due",

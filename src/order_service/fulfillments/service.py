@@ -137,7 +137,7 @@ async def recount(
     if after == before:
         return
     order.fulfillment_status = after
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         "order.fulfillment_status",
@@ -177,7 +177,7 @@ async def _cancel_one(
     previous = fulfillment.status
     fulfillment.status = "cancelled"
     fulfillment.cancelled_at = now
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         "fulfillment.cancelled",
@@ -227,7 +227,7 @@ async def _settle(
     await publish(session, event_type, order, now, settings, fulfillment=data, **extra)
     if after == before:
         return
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         "order.fulfillment_status",
@@ -365,7 +365,7 @@ async def create(
     )
     session.add(fulfillment)
     fulfillments.append(fulfillment)
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         "fulfillment.created",
@@ -432,7 +432,7 @@ async def update(
         changes["status"] = {"from": "pending", "to": "shipped"}
     if not changes:
         return fulfillment, order
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         "fulfillment.shipped" if "status" in changes else "fulfillment.updated",
@@ -538,7 +538,7 @@ async def add_tracking_event(
         _ship(order, fulfillment, occurred_at)
         shipped_now = True
     where = f" at {body.location}" if body.location else ""
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         "fulfillment.tracking_event",

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, inspect
+from sqlalchemy import Table, delete, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstanceState
 
-from order_service import errors
+from order_service import errors, sql
 from order_service.auth.service import Actor
 from order_service.events import service as events
 from order_service.ids import new_id
@@ -90,7 +90,7 @@ async def emit_restock(
         for line, quantity in restocked
     ]
     summary = ", ".join(f"{i['quantity']} x {i['sku']}" for i in items)
-    timeline.record(
+    await timeline.record(
         session, order.id, "order.restock", f"Restocked {summary} ({source}).", actor, now,
         {"items": items, "source": source},
     )  # fmt: skip
@@ -186,30 +186,31 @@ async def create_order(
             for position, li in enumerate(body.line_items)
         ],
     )
+    payment: dict[str, Any] | None = None
     if body.payment and body.payment.status is not PaymentStatus.pending:
         kind = "sale" if body.payment.status is PaymentStatus.paid else "authorization"
         _apply_payment(order, kind, totals.total, body.payment.fee or 0)
-        session.add(
-            PaymentTransaction(
-                id=new_id("txn"),
-                order_id=order_id,
-                kind=kind,
-                status="success",
-                amount=totals.total,
-                fee=body.payment.fee or 0,
-                currency=body.currency,
-                gateway=body.payment.gateway,
-                reference=body.payment.reference,
-                created_at=now,
-            )
-        )
-    # The order and its lines are inserted with Core rather than through the unit of work:
-    # on the busiest write path the ORM flush cost more CPU than the rest of the request.
-    # The order object stays outside the session; nothing later in a request changes it.
-    connection = await session.connection()
-    order.number = await connection.scalar(_INSERT_ORDER, _row(order))
-    await connection.execute(_INSERT_LINE_ITEMS, [_row(li) for li in order.line_items])
-    timeline.record(
+        payment = {
+            "id": new_id("txn"),
+            "order_id": order_id,
+            "kind": kind,
+            "status": "success",
+            "amount": totals.total,
+            "fee": body.payment.fee or 0,
+            "currency": body.currency,
+            "gateway": body.payment.gateway,
+            "reference": body.payment.reference,
+            "created_at": now,
+        }
+    # The order, its lines and its payment are inserted with asyncpg (`order_service.sql`)
+    # rather than through the unit of work: on the busiest write path the ORM flush cost
+    # more CPU than the rest of the request. The order object stays outside the session;
+    # nothing later in a request changes it.
+    order.number = await _INSERT_ORDER.execute(session, _row(order))
+    await _INSERT_LINE_ITEMS.execute_many(session, [_row(li) for li in order.line_items])
+    if payment is not None:
+        await _INSERT_TRANSACTION.execute(session, payment)
+    await timeline.record(
         session,
         order_id,
         "order.created",
@@ -227,9 +228,9 @@ async def create_order(
     return order
 
 
-_orders = cast(Table, Order.__table__)
-_INSERT_ORDER = insert(_orders).returning(_orders.c.number)
-_INSERT_LINE_ITEMS = insert(cast(Table, LineItem.__table__))
+_INSERT_ORDER = sql.Insert(cast(Table, Order.__table__), exclude=["number"], returning="number")
+_INSERT_LINE_ITEMS = sql.Insert(cast(Table, LineItem.__table__))
+_INSERT_TRANSACTION = sql.Insert(cast(Table, PaymentTransaction.__table__))
 
 
 def _row(obj: Order | LineItem) -> dict[str, Any]:
@@ -333,7 +334,7 @@ async def record_transaction(
         if body.gateway and not order.payment_gateway:
             order.payment_gateway = body.gateway
         touch(order, now)
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         f"transaction.{body.kind.value}",
@@ -388,7 +389,7 @@ async def update_order(
     if not changes:
         return order
     touch(order, now)
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         "order.updated",
@@ -424,7 +425,7 @@ async def set_archived(
         order.status, order.closed_at = "open", None
     touch(order, now)
     action = "order.archived" if archived else "order.unarchived"
-    timeline.record(
+    await timeline.record(
         session, order.id, action, "Archived." if archived else "Unarchived.", actor, now
     )
     if archived:
@@ -497,7 +498,7 @@ async def reorder(
     order = await create_order(session, draft, actor, now, settings, reordered_from=source)
     source.reorder_ids = [*source.reorder_ids, order.id]
     touch(source, now)
-    timeline.record(
+    await timeline.record(
         session,
         source.id,
         "order.reordered",

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from order_service import sql
 from order_service.auth.service import SYSTEM, Actor
 from order_service.orders.models import TimelineEntry
 from order_service.orders.schemas import ActorOut, TimelineEntryOut
 from order_service.pagination import Page, decode_cursor, fetch_page
 
+_INSERT = sql.Insert(
+    cast(Table, TimelineEntry.__table__),
+    (
+        "order_id", "action", "message", "actor_type", "actor_id", "actor_name", "actor_role",
+        "data", "created_at",
+    ),
+)  # fmt: skip
 
-def record(
+
+async def record(
     session: AsyncSession,
     order_id: str,
     action: str,
@@ -23,19 +32,22 @@ def record(
     now: datetime,
     data: dict[str, Any] | None = None,
 ) -> None:
+    """Add an entry, in the session's transaction (inserted at once, so entries keep the
+    order they were recorded in)."""
     system = actor is SYSTEM
-    session.add(
-        TimelineEntry(
-            order_id=order_id,
-            action=action,
-            message=message,
-            actor_type="system" if system else "api_key",
-            actor_id=None if system else actor.id,
-            actor_name=actor.name,
-            actor_role=None if system else actor.role.value,
-            data=data or {},
-            created_at=now,
-        )
+    await _INSERT.execute(
+        session,
+        {
+            "order_id": order_id,
+            "action": action,
+            "message": message,
+            "actor_type": "system" if system else "api_key",
+            "actor_id": None if system else actor.id,
+            "actor_name": actor.name,
+            "actor_role": None if system else actor.role.value,
+            "data": data or {},
+            "created_at": now,
+        },
     )
 
 

@@ -225,7 +225,7 @@ async def record_refund(
     await session.flush()
     metrics.on_commit(session, metrics.REFUNDED_AMOUNT, amount, currency=order.currency)
     payload = refund_out(refund, order)
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         "refund.created",
@@ -358,7 +358,7 @@ async def settle(
     refund.settled_at = now
     touch(order, now)
     await session.flush()
-    timeline.record(
+    await timeline.record(
         session,
         order.id,
         f"refund.{body.status}",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, literal, or_, select, update
+from sqlalchemy import exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
+from order_service import sql
 from order_service.events.models import Event
 from order_service.pagination import Page, decode_cursor, fetch_page
 from order_service.webhooks import errors
@@ -48,21 +50,15 @@ def _subscribes(type_: str) -> Any:
     )
 
 
-_endpoints = WebhookEndpoint.__table__.c
-_SUBSCRIBED = select(_endpoints.id).where(
-    _endpoints.enabled,
-    or_(
-        _endpoints.events.op("@>")(bindparam("topic", type_=JSONB)),
-        _endpoints.events.op("@>")(literal(["*"], JSONB)),
-    ),
-)
+_SUBSCRIBED = """SELECT id FROM webhook_endpoints
+ WHERE enabled AND (events @> $1::jsonb OR events @> '["*"]'::jsonb)"""
 
 
 async def subscribed_endpoint_ids(session: AsyncSession, type_: str) -> list[str]:
-    """Enabled endpoints that want `type_`: the fan-out targets of a new event. Core, as it
-    runs with every event written."""
-    connection = await session.connection()
-    return list((await connection.scalars(_SUBSCRIBED, {"topic": [type_]})).all())
+    """Enabled endpoints that want `type_`: the fan-out targets of a new event. Straight
+    asyncpg (`order_service.sql`), as it runs with every event written."""
+    conn = await sql.connection(session)
+    return [row[0] for row in await conn.fetch(_SUBSCRIBED, json.dumps([type_]))]
 
 
 async def list_deliveries(

@@ -75,7 +75,6 @@ async def fan_out(session: AsyncSession, event: Event, now: datetime) -> int:
     endpoint_ids = await repository.subscribed_endpoint_ids(session, event.type)
     if not endpoint_ids:
         return 0
-    await session.flush()  # the event's sequence orders the deliveries of one order
     session.add_all(new_delivery(endpoint_id, event, now) for endpoint_id in endpoint_ids)
     await notify(session)
     return len(endpoint_ids)

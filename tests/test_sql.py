@@ -1,0 +1,76 @@
+"""asyncpg statements (`order_service.sql`) share the session's transaction: they commit and
+roll back with the ORM's changes, whichever runs first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select
+
+from order_service import sql
+from order_service.auth.models import ApiKey
+from order_service.events.models import Event
+
+_INSERT_EVENT = sql.Insert(
+    cast(Table, Event.__table__),
+    ("id", "type", "order_id", "data", "created_at"),
+    returning="sequence",
+)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _event(event_id: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": "order.created",
+        "order_id": None,
+        "data": {},
+        "created_at": NOW,
+    }
+
+
+async def _events(db: Any) -> list[str]:
+    async with db() as session:
+        return list((await session.scalars(select(Event.id).order_by(Event.id))).all())
+
+
+async def test_a_rollback_undoes_statements_sent_before_the_orm_began(db: Any) -> None:
+    async with db() as session, session.begin():
+        # First statement of the transaction: BEGIN has to be sent by `sql.connection`.
+        await _INSERT_EVENT.execute(session, _event("evt_first"))
+        session.add(ApiKey(id="key_x", name="x", role="ops", key_hash="h" * 64, prefix="p"))
+        await session.flush()
+        await session.rollback()
+    assert await _events(db) == []
+    async with db() as session:
+        assert await session.scalar(select(func.count()).select_from(ApiKey)) == 0
+
+
+async def test_statements_commit_with_the_orm_and_a_new_transaction_gets_a_fresh_connection(
+    db: Any,
+) -> None:
+    async with db() as session:
+        async with session.begin():
+            session.add(ApiKey(id="key_x", name="x", role="ops", key_hash="h" * 64, prefix="p"))
+            await session.flush()
+            sequence = await _INSERT_EVENT.execute(session, _event("evt_a"))
+        assert isinstance(sequence, int)
+        # The same session, a second transaction: the cached connection must not be reused
+        # outside its transaction.
+        async with session.begin():
+            await _INSERT_EVENT.execute(session, _event("evt_b"))
+            await session.rollback()
+    assert await _events(db) == ["evt_a"]
+
+
+async def test_json_columns_are_sent_as_json_and_absent_keys_as_null(db: Any) -> None:
+    async with db() as session, session.begin():
+        await _INSERT_EVENT.execute(
+            session, {**_event("evt_json"), "data": {"a": [1, "two", None]}, "order_id": None}
+        )
+    async with db() as session:
+        event = await session.get(Event, "evt_json")
+    assert event is not None
+    assert event.data == {"a": [1, "two", None]}
+    assert event.order_id is None
