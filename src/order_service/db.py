@@ -50,10 +50,12 @@ def async_url(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    # A fixed pool: overflow connections opened in a burst and closed after it each cost a
+    # backend start (and asyncpg's type introspection) when the database is busiest.
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "order-service"}},
         **kwargs,

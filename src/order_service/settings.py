@@ -78,7 +78,12 @@ class Settings(BaseSettings):
         "PostgreSQL is started with its data under DATA_DIR.",
     )
     data_dir: str = ".data"
-    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Connections each API process keeps open; requests beyond them wait.",
+    )
     admin_api_key: str | None = Field(default=None, min_length=24)
 
     customer_cancel_window: Duration = timedelta(hours=1)
