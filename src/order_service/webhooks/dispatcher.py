@@ -240,13 +240,13 @@ class Dispatcher:
             next_retry_at=next_retry,
         )
         async with self.services.sessionmaker() as session, session.begin():
-            if not await repository.record_attempt(session, claim, values, attempt):
+            if not await repository.record_attempt(
+                session, claim, values, attempt, reset_failing=outcome.ok
+            ):
                 metrics.ATTEMPTS.labels("lost").inc()
                 log.warning("claim on %s expired before its result came", claim.delivery_id)
                 return "lost"
-            if outcome.ok:
-                await repository.endpoint_succeeded(session, claim.endpoint_id)
-            else:
+            if not outcome.ok:
                 reason = await repository.endpoint_failed(
                     session,
                     claim.endpoint_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -201,19 +202,59 @@ async def claim(
 
 
 async def record_attempt(
-    session: AsyncSession, claim: Claim, values: dict[str, Any], attempt: WebhookAttempt
+    session: AsyncSession,
+    claim: Claim,
+    values: dict[str, Any],
+    attempt: WebhookAttempt,
+    *,
+    reset_failing: bool,
 ) -> bool:
     """Store an attempt's result, unless the claim was lost (lease expired and another worker
-    took the delivery): then the other worker's result is the one that counts."""
-    result = await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == claim.delivery_id, WebhookDelivery.claim_token == claim.token)
-        .values(locked_until=None, claim_token=None, **values)
+    took the delivery): then the other worker's result is the one that counts. With
+    `reset_failing` (a success) the endpoint stops counting as failing.
+
+    One statement, on asyncpg: every delivery runs it, and the same through the ORM (an
+    update, a flushed insert and another update) was a third of a worker's CPU."""
+    columns = tuple(sorted(values))
+    conn = await sql.connection(session)
+    recorded = await conn.fetchval(
+        _record_sql(columns, reset_failing),
+        claim.delivery_id,
+        claim.token,
+        *(values[c] for c in columns),
+        attempt.id,
+        attempt.attempted_at,
+        attempt.status_code,
+        attempt.duration_ms,
+        attempt.error,
+        attempt.next_retry_at,
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        return False
-    session.add(attempt)
-    return True
+    return recorded is not None
+
+
+@functools.cache
+def _record_sql(columns: tuple[str, ...], reset_failing: bool) -> str:
+    """The statement for one shape of result (the columns a success, a failure or a retry
+    sets, all named by the dispatcher): $1 delivery id, $2 claim token, then the columns'
+    values, then the attempt's."""
+    sets = ", ".join(f"{column} = ${i}" for i, column in enumerate(columns, start=3))
+    a = len(columns) + 3
+    reset = (
+        """,
+    endpoint AS (
+        UPDATE webhook_endpoints SET failing_since = NULL
+         WHERE failing_since IS NOT NULL AND id = (SELECT endpoint_id FROM delivery))"""
+        if reset_failing
+        else ""
+    )
+    return f"""WITH delivery AS (
+        UPDATE webhook_deliveries SET locked_until = NULL, claim_token = NULL, {sets}
+         WHERE id = $1 AND claim_token = $2
+     RETURNING id, endpoint_id){reset}
+    INSERT INTO webhook_attempts
+           (id, delivery_id, attempted_at, status_code, duration_ms, error, next_retry_at)
+    SELECT ${a}, id, ${a + 1}, ${a + 2}, ${a + 3}, ${a + 4}, ${a + 5} FROM delivery
+    RETURNING 1"""  # noqa: S608 - column names from the dispatcher, values as parameters
 
 
 async def release(session: AsyncSession, claims: list[Claim]) -> None:
@@ -227,14 +268,6 @@ async def release(session: AsyncSession, claims: list[Claim]) -> None:
             )
             .values(locked_until=None, claim_token=None)
         )
-
-
-async def endpoint_succeeded(session: AsyncSession, endpoint_id: str) -> None:
-    await session.execute(
-        update(WebhookEndpoint)
-        .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_not(None))
-        .values(failing_since=None)
-    )
 
 
 async def endpoint_failed(
