@@ -12,6 +12,7 @@ from order_service import errors, metrics, sql
 from order_service.events.models import Event
 from order_service.ids import new_id
 from order_service.pagination import Page, decode_cursor, fetch_page
+from order_service.webhooks.repository import SUBSCRIBED_ENDPOINT_IDS
 
 TOPICS = (
     "order.created",
@@ -33,7 +34,7 @@ TOPICS = (
 _INSERT = sql.Insert(
     cast(Table, Event.__table__),
     ("id", "type", "order_id", "data", "created_at"),
-    returning="sequence",
+    returning=f"sequence, {SUBSCRIBED_ENDPOINT_IDS}",
 )
 
 
@@ -52,12 +53,12 @@ async def emit(
 
     assert type_ in TOPICS, type_
     event = Event(id=new_id("evt"), type=type_, order_id=order_id, data=data, created_at=now)
-    event.sequence = await _INSERT.execute(
+    event.sequence, endpoint_ids = await _INSERT.fetchrow(
         session,
         {"id": event.id, "type": type_, "order_id": order_id, "data": data, "created_at": now},
     )
     metrics.on_commit(session, metrics.EVENTS, type=type_)
-    await fan_out(session, event, now)
+    await fan_out(session, event, now, endpoint_ids)
     return event
 
 

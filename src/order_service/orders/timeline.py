@@ -14,7 +14,7 @@ from order_service.orders.models import TimelineEntry
 from order_service.orders.schemas import ActorOut, TimelineEntryOut
 from order_service.pagination import Page, decode_cursor, fetch_page
 
-_INSERT = sql.Insert(
+INSERT = sql.Insert(
     cast(Table, TimelineEntry.__table__),
     (
         "order_id", "action", "message", "actor_type", "actor_id", "actor_name", "actor_role",
@@ -34,21 +34,30 @@ async def record(
 ) -> None:
     """Add an entry, in the session's transaction (inserted at once, so entries keep the
     order they were recorded in)."""
+    await INSERT.execute(session, entry(order_id, action, message, actor, now, data))
+
+
+def entry(
+    order_id: str,
+    action: str,
+    message: str,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The row `record` inserts, for a caller that inserts it together with others."""
     system = actor is SYSTEM
-    await _INSERT.execute(
-        session,
-        {
-            "order_id": order_id,
-            "action": action,
-            "message": message,
-            "actor_type": "system" if system else "api_key",
-            "actor_id": None if system else actor.id,
-            "actor_name": actor.name,
-            "actor_role": None if system else actor.role.value,
-            "data": data or {},
-            "created_at": now,
-        },
-    )
+    return {
+        "order_id": order_id,
+        "action": action,
+        "message": message,
+        "actor_type": "system" if system else "api_key",
+        "actor_id": None if system else actor.id,
+        "actor_name": actor.name,
+        "actor_role": None if system else actor.role.value,
+        "data": data or {},
+        "created_at": now,
+    }
 
 
 async def list_entries(

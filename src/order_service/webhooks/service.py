@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,8 +72,11 @@ def new_delivery(endpoint_id: str, event: Event, now: datetime) -> WebhookDelive
     )
 
 
-async def fan_out(session: AsyncSession, event: Event, now: datetime) -> int:
-    endpoint_ids = await repository.subscribed_endpoint_ids(session, event.type)
+async def fan_out(
+    session: AsyncSession, event: Event, now: datetime, endpoint_ids: Sequence[str]
+) -> int:
+    """One pending delivery per subscribed endpoint (`repository.SUBSCRIBED_ENDPOINT_IDS`,
+    read when the event was written)."""
     if not endpoint_ids:
         return 0
     session.add_all(new_delivery(endpoint_id, event, now) for endpoint_id in endpoint_ids)
