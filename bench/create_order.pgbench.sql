@@ -1,7 +1,7 @@
 -- The statements one `POST /v1/orders` (3 line items, paid, Idempotency-Key, no webhook
 -- endpoint subscribed) sends, in the same order and round trips, with the same row sizes
 -- (the order, its lines, payment and timeline entry are one statement; so are the event and
--- the lookup of the webhook endpoints that want it).
+-- its fan-out to the webhook endpoints that want it).
 -- Run by bench/run.py: pgbench -M prepared -D key_hash=... -D scope=... -D order_json=...
 \set r random(1, 9000000000000000000)
 BEGIN;
@@ -46,10 +46,20 @@ INSERT INTO orders (id, number, status, financial_status, fulfillment_status, cu
     7198, 7198, 0, 0, 0, 0, 0, 'stripe', 'ch_bench', NULL, '{}', NULL, now(),
     current_date + 2, NULL, NULL, NULL, NULL, NULL, '{}', NULL, NULL, 1, now(), now())
   RETURNING number;
-INSERT INTO events (id, type, order_id, data, created_at)
-  VALUES ('evt_pgb' || :r, 'order.created', 'ord_pgb' || :r, :event_json, now())
-  RETURNING sequence, ARRAY(SELECT e.id FROM webhook_endpoints e
-    WHERE e.enabled AND (e.events @> jsonb_build_array(events.type) OR e.events @> '["*"]'));
+WITH event AS (
+  INSERT INTO events (id, type, order_id, data, created_at)
+    VALUES ('evt_pgb' || :r, 'order.created', 'ord_pgb' || :r, :event_json, now())
+    RETURNING id, type, order_id, sequence, created_at
+), delivery AS (
+  INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, order_id,
+      sequence, status, attempt_count, next_attempt_at, created_at, updated_at)
+    SELECT new_id('whd'), e.id, event.id, event.type, event.order_id, event.sequence,
+           'pending', 0, event.created_at, event.created_at, event.created_at
+      FROM webhook_endpoints e, event
+     WHERE e.enabled AND (e.events @> jsonb_build_array(event.type) OR e.events @> '["*"]')
+    RETURNING pg_notify('order_service_webhooks', '')
+)
+SELECT sequence, (SELECT count(*) FROM delivery) FROM event;
 INSERT INTO idempotency_keys (scope, key, fingerprint, method, path, response_status,
     response_headers, response_body, expires_at)
   VALUES (:scope, 'pgb' || :r, md5(:r::text) || md5(:r::text), 'POST', '/v1/orders', 201,

@@ -3,14 +3,16 @@ roll back with the ORM's changes, whichever runs first."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
 
 from order_service import sql
 from order_service.auth.models import ApiKey
 from order_service.events.models import Event
+from order_service.ids import new_id
 
 _INSERT_EVENT = sql.Insert(
     cast(Table, Event.__table__),
@@ -74,3 +76,28 @@ async def test_json_columns_are_sent_as_json_and_absent_keys_as_null(db: Any) ->
     assert event is not None
     assert event.data == {"a": [1, "two", None]}
     assert event.order_id is None
+
+
+async def test_autocommit_statements_commit_by_themselves(app: Any, db: Any) -> None:
+    async with sql.autocommit(app.state.services.engine) as conn:
+        await conn.fetchval(_INSERT_EVENT.sql, *_INSERT_EVENT.args(_event("evt_alone")))
+        # Seen from another connection while this one is still checked out: committed.
+        assert await _events(db) == ["evt_alone"]
+        assert not conn.is_in_transaction()
+
+
+async def test_the_databases_new_id_makes_the_services_ids(db: Any) -> None:
+    """Webhook deliveries get their ids in SQL (`new_id`, a migration); they must look like,
+    and sort by time with, the ids Python makes."""
+    before = new_id("whd")
+    async with db() as session:
+        made = list(
+            await session.scalars(text("SELECT new_id('whd') FROM generate_series(1, 500)"))
+        )
+    after = new_id("whd")
+    assert len(set(made)) == 500
+    assert all(re.fullmatch(r"whd_[0-9a-hjkmnp-tv-z]{26}", i) for i in made), made[:3]
+    # The first 10 characters after the prefix are the milliseconds.
+    assert all(before[:14] <= i[:14] <= after[:14] for i in made)
+    # And the other 16 are random: every character of the alphabet turns up in them.
+    assert set("".join(i[14:] for i in made)) == set("0123456789abcdefghjkmnpqrstvwxyz")

@@ -11,13 +11,14 @@ did; the ORM is still used for everything that reads and changes existing rows.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 from sqlalchemy import JSON, Column, Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 _CACHE = "order_service.sql.connection"
 _MISSING = object()
@@ -40,6 +41,16 @@ async def connection(session: AsyncSession) -> asyncpg.Connection:
     raw = fairy.driver_connection
     session.info[_CACHE] = (session.sync_session.get_transaction(), raw)
     return raw
+
+
+@contextlib.asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled asyncpg connection outside any transaction: each statement commits by itself
+    (no BEGIN or COMMIT round trip), for work that is one statement. Back to the pool on
+    exit; with no transaction open, SQLAlchemy's reset-on-return sends nothing."""
+    async with engine.connect() as sa_connection:
+        fairy = await sa_connection.get_raw_connection()
+        yield fairy.driver_connection
 
 
 def _encoder(column: Column[Any]) -> Any:

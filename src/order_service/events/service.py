@@ -12,7 +12,7 @@ from order_service import errors, metrics, sql
 from order_service.events.models import Event
 from order_service.ids import new_id
 from order_service.pagination import Page, decode_cursor, fetch_page
-from order_service.webhooks.repository import SUBSCRIBED_ENDPOINT_IDS
+from order_service.webhooks.repository import FAN_OUT
 
 TOPICS = (
     "order.created",
@@ -34,8 +34,11 @@ TOPICS = (
 _INSERT = sql.Insert(
     cast(Table, Event.__table__),
     ("id", "type", "order_id", "data", "created_at"),
-    returning=f"sequence, {SUBSCRIBED_ENDPOINT_IDS}",
+    returning="id, type, order_id, sequence, created_at",
 )
+_WRITE = f"""WITH event AS ({_INSERT.sql}),
+     delivery AS ({FAN_OUT})
+SELECT sequence, (SELECT count(*) FROM delivery) FROM event"""  # noqa: S608 - no input
 
 
 async def emit(
@@ -46,19 +49,20 @@ async def emit(
     data: dict[str, Any],
     now: datetime,
 ) -> Event:
-    """Write one event and its webhook deliveries; they commit or roll back with the change
-    they describe."""
-    # Imported here: the webhooks package reads TOPICS from this module.
-    from order_service.webhooks.service import fan_out
-
+    """Write one event and its webhook deliveries, in one statement (every change runs it;
+    as an insert, a lookup of the subscribed endpoints, an ORM flush of the deliveries and a
+    notify it was four round trips). They commit or roll back with the change they
+    describe."""
     assert type_ in TOPICS, type_
     event = Event(id=new_id("evt"), type=type_, order_id=order_id, data=data, created_at=now)
-    event.sequence, endpoint_ids = await _INSERT.fetchrow(
-        session,
-        {"id": event.id, "type": type_, "order_id": order_id, "data": data, "created_at": now},
+    conn = await sql.connection(session)
+    event.sequence, _deliveries = await conn.fetchrow(
+        _WRITE,
+        *_INSERT.args(
+            {"id": event.id, "type": type_, "order_id": order_id, "data": data, "created_at": now}
+        ),
     )
     metrics.on_commit(session, metrics.EVENTS, type=type_)
-    await fan_out(session, event, now, endpoint_ids)
     return event
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from order_service import sql
 from order_service.context import Services
 from order_service.ids import new_id
 from order_service.webhooks import metrics, repository, service
@@ -176,9 +177,9 @@ class Dispatcher:
     # one step each, also used directly by tests and the benchmark ------------------------
 
     async def claim(self, limit: int) -> list[Claim]:
-        async with self.services.sessionmaker() as session, session.begin():
+        async with sql.autocommit(self.services.engine) as conn:
             return await repository.claim(
-                session,
+                conn,
                 now=self.services.clock(),
                 token=uuid.uuid4().hex,
                 limit=limit,
@@ -239,14 +240,20 @@ class Dispatcher:
             error=outcome.error,
             next_retry_at=next_retry,
         )
-        async with self.services.sessionmaker() as session, session.begin():
-            if not await repository.record_attempt(
-                session, claim, values, attempt, reset_failing=outcome.ok
-            ):
-                metrics.ATTEMPTS.labels("lost").inc()
-                log.warning("claim on %s expired before its result came", claim.delivery_id)
-                return "lost"
-            if not outcome.ok:
+        if outcome.ok:  # the common case: one statement, committing by itself
+            async with sql.autocommit(self.services.engine) as conn:
+                recorded = await repository.record_attempt(
+                    conn, claim, values, attempt, reset_failing=True
+                )
+            if not recorded:
+                return self._lost(claim)
+        else:
+            async with self.services.sessionmaker() as session, session.begin():
+                conn = await sql.connection(session)
+                if not await repository.record_attempt(
+                    conn, claim, values, attempt, reset_failing=False
+                ):
+                    return self._lost(claim)
                 reason = await repository.endpoint_failed(
                     session,
                     claim.endpoint_id,
@@ -254,9 +261,9 @@ class Dispatcher:
                     gone=outcome.gone,
                     disable_after=settings.webhook_disable_after,
                 )
-                if reason:
-                    metrics.ENDPOINTS_DISABLED.labels(reason).inc()
-                    log.warning("webhook endpoint %s disabled: %s", claim.endpoint_id, reason)
+            if reason:
+                metrics.ENDPOINTS_DISABLED.labels(reason).inc()
+                log.warning("webhook endpoint %s disabled: %s", claim.endpoint_id, reason)
         metrics.ATTEMPTS.labels(label).inc()
         if outcome.ok:
             metrics.DELIVERY_LATENCY.inc(max(0.0, (now - claim.event_created_at).total_seconds()))
@@ -274,6 +281,11 @@ class Dispatcher:
             },
         )
         return label
+
+    def _lost(self, claim: Claim) -> str:
+        metrics.ATTEMPTS.labels("lost").inc()
+        log.warning("claim on %s expired before its result came", claim.delivery_id)
+        return "lost"
 
 
 async def dispatch_webhooks(services: Services, stop: asyncio.Event) -> None:

@@ -1,8 +1,9 @@
 """Webhook endpoints and deliveries: what the API and the event outbox ask of this package.
 
-Fan-out happens in `fan_out`, called by `events.service.emit` in the transaction that
-records the event: one `pending` delivery row per subscribed endpoint, and a `pg_notify`
-that PostgreSQL sends only if that transaction commits. Fanning out in the writing
+Fan-out happens in the statement `events.service.emit` writes an event with
+(`repository.FAN_OUT`), in the transaction that records the event: one `pending` delivery
+row per subscribed endpoint, and a `pg_notify` that PostgreSQL sends only if that
+transaction commits. Fanning out in the writing
 transaction, rather than having workers scan the events table by sequence number, means
 no event can be skipped: sequence numbers are handed out before commit, so a scanner that
 has seen event 11 may not yet see a slower transaction's event 10 commit. The cost is one
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +31,7 @@ from order_service.webhooks.models import WebhookDelivery, WebhookEndpoint
 from order_service.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 from order_service.webhooks.transports import Message, Outcome, Transports
 
-NOTIFY_CHANNEL = "order_service_webhooks"
+NOTIFY_CHANNEL = repository.NOTIFY_CHANNEL
 
 
 def payload(type_: str, timestamp: datetime, data: dict[str, Any]) -> bytes:
@@ -70,18 +70,6 @@ def new_delivery(endpoint_id: str, event: Event, now: datetime) -> WebhookDelive
         created_at=now,
         updated_at=now,
     )
-
-
-async def fan_out(
-    session: AsyncSession, event: Event, now: datetime, endpoint_ids: Sequence[str]
-) -> int:
-    """One pending delivery per subscribed endpoint (`repository.SUBSCRIBED_ENDPOINT_IDS`,
-    read when the event was written)."""
-    if not endpoint_ids:
-        return 0
-    session.add_all(new_delivery(endpoint_id, event, now) for endpoint_id in endpoint_ids)
-    await notify(session)
-    return len(endpoint_ids)
 
 
 async def get_endpoint(session: AsyncSession, endpoint_id: str) -> WebhookEndpoint:
