@@ -1,15 +1,16 @@
 -- The statements one `POST /v1/orders` (3 line items, paid, Idempotency-Key, no webhook
 -- endpoint subscribed) sends, in the same order and round trips, with the same row sizes
--- (the order, its lines, payment and timeline entry are one statement; so are the event and
--- its fan-out to the webhook endpoints that want it).
+-- (the Idempotency-Key lock and the API-key lookup are one statement; so are the order, its
+-- lines, payment and timeline entry, and the event with its fan-out to the webhook endpoints
+-- that want it).
 -- Run by bench/run.py: pgbench -M prepared -D key_hash=... -D scope=... -D order_json=...
 \set r random(1, 9000000000000000000)
 BEGIN;
-SELECT pg_try_advisory_xact_lock(:r);
+SELECT pg_try_advisory_xact_lock(:r), (SELECT ROW(id, name, role, key_hash) FROM api_keys
+  WHERE key_hash = :key_hash AND revoked_at IS NULL);
 SELECT fingerprint, method, path, response_status, response_headers, response_body,
        expires_at
   FROM idempotency_keys WHERE scope = :scope AND key = 'pgb' || :r;
-SELECT id, name, role, key_hash FROM api_keys WHERE key_hash = :key_hash AND revoked_at IS NULL;
 WITH i0 AS (
   INSERT INTO line_items (id, order_id, position, sku, title, variant_title, product_id,
       quantity, unit_price, refundable, requires_shipping, fulfilled_quantity, shipped_quantity,

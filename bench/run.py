@@ -635,7 +635,8 @@ async def profile(service: Service, api_keys: dict[str, str], what: str, out: Pa
                 "raw",
                 "--output",
                 str(out.with_suffix(f".{i}.txt")),
-                "--nonblocking",
+                # --native (C frames too) has to pause the process for each sample.
+                "--native" if os.environ.get("PROFILE_NATIVE") else "--nonblocking",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -89,6 +90,49 @@ async def test_issue_use_list_and_revoke_a_key(
     problem(
         await client.delete("/v1/api-keys/key_missing", headers=admin), 404, "api_key_not_found"
     )
+
+
+async def test_a_post_with_an_idempotency_key_authenticates_alike(
+    client: httpx.AsyncClient, api_keys: Keys
+) -> None:
+    """With an Idempotency-Key the key is looked up in the statement that takes the key's
+    lock, not by itself: unknown, revoked and malformed keys, other schemes and roles must
+    come out exactly as without one."""
+    admin = api_keys.headers("admin")
+    issued = (
+        await client.post("/v1/api-keys", json={"name": "web", "role": "storefront"}, headers=admin)
+    ).json()
+
+    def keyed(authorization: str) -> dict[str, str]:
+        return {"Authorization": authorization, "Idempotency-Key": uuid.uuid4().hex}
+
+    body = order_body()
+    created = await client.post("/v1/orders", json=body, headers=keyed(f"Bearer {issued['key']}"))
+    assert created.status_code == 201, created.text
+    # The scheme is case-insensitive (RFC 7235).
+    lower = await client.post("/v1/orders", json=body, headers=keyed(f"bearer {issued['key']}"))
+    assert lower.status_code == 201, lower.text
+    problem(
+        await client.post("/v1/api-keys", json={"name": "n", "role": "ops"},
+                          headers=keyed(f"Bearer {issued['key']}")),
+        403, "forbidden",
+    )  # fmt: skip
+    for authorization in ("Bearer osk_nope", "Basic eDp5", "Bearer", "Bearer  ", ""):
+        problem(
+            await client.post("/v1/orders", json=body, headers=keyed(authorization)),
+            401,
+            "unauthenticated",
+        )
+    await client.delete(f"/v1/api-keys/{issued['id']}", headers=admin)
+    problem(
+        await client.post("/v1/orders", json=body, headers=keyed(f"Bearer {issued['key']}")),
+        401,
+        "unauthenticated",
+    )
+    # Another live key in the same breath still works (nothing is cached across requests).
+    assert (
+        await client.post("/v1/orders", json=body, headers=keyed(f"Bearer {api_keys.ops}"))
+    ).status_code == 201
 
 
 async def test_only_the_hash_of_a_key_is_stored(

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from order_service import errors, sql
+from order_service.auth import service as auth
 from order_service.db import Base
 
 HEADER = "Idempotency-Key"
@@ -57,6 +58,7 @@ class IdempotencyRecord(Base):
 
 # Every keyed POST runs three of these: straight asyncpg (see `order_service.sql`).
 _LOCK = "SELECT pg_try_advisory_xact_lock($1)"
+_LOCK_AND_KEY = f"SELECT pg_try_advisory_xact_lock($1), {auth.key_lookup('$2')}"
 _FIND = """SELECT fingerprint, method, path, response_status, response_headers, response_body,
        expires_at
   FROM idempotency_keys WHERE scope = $1 AND key = $2"""
@@ -108,8 +110,15 @@ async def claim(
     scope = hashlib.sha256(credentials.encode()).hexdigest()
     lock_id = int.from_bytes(_digest(scope.encode(), key.encode())[:8], "big", signed=True)
     conn = await sql.connection(session)
-    # Two statements, not one: the lookup needs a snapshot taken after the lock is held.
-    locked = await conn.fetchval(_LOCK, lock_id)
+    # Two statements, not one: the lookup needs a snapshot taken after the lock is held. The
+    # first also looks up the API key, which authentication would otherwise do on its own.
+    token = auth.bearer_token(credentials)
+    if token is None:
+        locked = await conn.fetchval(_LOCK, lock_id)
+    else:
+        key_hash = auth.hash_key(token)
+        locked, api_key = await conn.fetchrow(_LOCK_AND_KEY, lock_id, key_hash)
+        auth.prefetched(session, key_hash, api_key)
     if not locked:
         error = errors.IdempotencyRequestInProgress(
             "The first request with this Idempotency-Key has not finished; retry in a moment."
