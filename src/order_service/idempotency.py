@@ -31,6 +31,7 @@ from starlette.responses import Response
 from order_service import errors, sql
 from order_service.auth import service as auth
 from order_service.db import Base
+from order_service.events import service as events
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -153,9 +154,10 @@ async def save(
     now: datetime,
     ttl: timedelta,
 ) -> None:
+    """Record `response` for replays of the claimed key, together with the events the
+    request held back (`events.defer`): one statement."""
     headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
-    await _SAVE.execute(
-        session,
+    args = _SAVE.args(
         {
             "scope": claimed.scope,
             "key": claimed.key,
@@ -168,6 +170,13 @@ async def save(
             "expires_at": now + ttl,
         },
     )
+    query = _SAVE.sql
+    held = events.take_deferred(session, len(args) + 1)
+    if held is not None:
+        query = f"WITH {held[0]} {query}"
+        args += held[1]
+    conn = await sql.connection(session)
+    await conn.execute(query, *args)
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> int:

@@ -2,7 +2,8 @@
 
 Every `/v1` route runs inside `TransactionalRoute`: it opens the request's session,
 claims the `Idempotency-Key` of a POST, runs the endpoint, saves the response for
-replay in the same transaction, and commits. Committing here rather than in a
+replay in the same transaction (in the same statement as the events the endpoint emitted,
+which are held until then), and commits. Committing here rather than in a
 dependency's teardown keeps the replay record and the change atomic, and means a
 client never sees a 2xx for a change that failed to commit.
 """
@@ -20,6 +21,7 @@ from starlette.responses import Response
 from order_service import errors, idempotency, nul
 from order_service.context import IF_MATCH_HEADER, services
 from order_service.errors import DomainError
+from order_service.events import service as events
 from order_service.problems import merge_responses, responses
 
 IDEMPOTENCY_KEY_PARAMETER = {
@@ -86,11 +88,13 @@ class TransactionalRoute(APIRoute):
                     if isinstance(outcome, Response):
                         return outcome
                     claimed = outcome
+                events.defer(session)
                 response = await handler(request)
                 if claimed is not None and 200 <= response.status_code < 300:
                     await idempotency.save(
                         session, request, claimed, response, now, svc.settings.idempotency_ttl
                     )
+                await events.write_deferred(session)
             return response
 
         return run_in_transaction

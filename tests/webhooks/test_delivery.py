@@ -386,3 +386,37 @@ async def test_backlog_metrics(
     assert "order_service_webhook_backlog 2.0" in text
     assert REGISTRY.get_sample_value("order_service_webhook_oldest_pending_seconds") is not None
     assert metrics.BACKLOG._value.get() == 2
+
+
+async def test_a_keyed_request_delivers_each_event_once_and_in_order(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    storefront: dict[str, str],
+    ops: dict[str, str],
+    receiver: Receiver,
+    run_dispatcher: Runner,
+) -> None:
+    """The events of a request with an Idempotency-Key are written with its replay record,
+    in one statement: a cancellation's three must keep their order, fan out, wake the
+    dispatcher, and a replay must add none."""
+    await run_dispatcher()
+    endpoint = await create_endpoint(client, admin, receiver.url)
+    order = await create_order(client, storefront)
+    await receiver.wait_for(1)
+    headers = {**storefront, "Idempotency-Key": "cancel-once"}
+    first = await client.post(f"/v1/orders/{order['id']}/cancel", headers=headers)
+    assert first.status_code == 200, first.text
+    replay = await client.post(f"/v1/orders/{order['id']}/cancel", headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+
+    arrived = await receiver.wait_for(4)
+    types = [Webhook(endpoint["secret"]).verify(r.body, r.headers)["type"] for r in arrived]
+    assert types == ["order.created", "refund.created", "order.cancelled", "order.restock"]
+    events = (await client.get(f"/v1/events?order_id={order['id']}", headers=ops)).json()["data"]
+    assert [e["type"] for e in reversed(events)] == types
+    assert [r.headers["webhook-id"] for r in arrived] == [e["id"] for e in reversed(events)]
+    await asyncio.sleep(0.3)  # nothing more comes
+    assert len(receiver.requests) == 4
+    listed = await deliveries(client, ops, endpoint["id"])
+    assert sorted(d["event_id"] for d in listed) == sorted(e["id"] for e in events)
+    assert all(d["id"].startswith("whd_") and len(d["id"]) == 30 for d in listed)
