@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from order_service import __version__, health, logs, problems, worker
+from order_service import __version__, health, logs, problems, serving, worker
 from order_service.auth.endpoints import router as api_keys_router
 from order_service.cancellations.endpoints import router as cancellations_router
 from order_service.context import Clock, Services, utcnow
@@ -174,4 +174,6 @@ def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` in every API process."""
     settings = get_settings()
     logs.configure(settings.log_level)
-    return create_app(settings, run_worker=settings.in_process_worker)
+    app = create_app(settings, run_worker=settings.in_process_worker)
+    serving.freeze_heap()
+    return app

@@ -7,10 +7,13 @@ at 30 % (`bench/`). With a socket each in one `SO_REUSEPORT` group, the kernel s
 connections over the processes by hash instead. uvicorn's supervisor still runs them
 (health checks, restarting a process that dies, SIGTERM and SIGHUP); only the server it
 starts in each process is ours.
+
+`freeze_heap` is for every long-running process, API and worker alike.
 """
 
 from __future__ import annotations
 
+import gc
 import socket
 
 import uvicorn
@@ -47,3 +50,11 @@ def run_processes(config: uvicorn.Config) -> None:
     # The supervisor creates its processes through this module-level name.
     multiprocess.Process = _Process  # type: ignore[misc]
     multiprocess.Multiprocess(config, sockets=[]).run()
+
+
+def freeze_heap() -> None:
+    """Exempt what start-up built (modules, models, schemas, routes: some 160,000 objects in
+    an API process, living as long as it does) from garbage collection. Each full
+    collection otherwise walked them all: a 70 ms stall of every request in flight."""
+    gc.collect()
+    gc.freeze()

@@ -15,7 +15,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from order_service import idempotency
+from order_service import idempotency, serving
 from order_service.context import Services
 from order_service.db import create_engine, create_sessionmaker
 from order_service.fulfillments import followups
@@ -71,6 +71,7 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    serving.freeze_heap()
     log.info("worker started", extra={"tasks": [t.__name__ for t in TASKS]})
     try:
         await run_tasks(services, stop)
