@@ -619,7 +619,16 @@ async def profile(service: Service, api_keys: dict[str, str], what: str, out: Pa
     await service.start_api()
     driver = Driver(service, CpuMeter(service, os.getpid()), api_keys)
     await driver.closed("warm-up", 8, 3, driver.create)
-    request = {"create": driver.create, "get": driver.get, "list": driver.list}[what]
+    if what in ("cancel", "refund"):  # orders of their own to act on, one each
+        await driver.closed("orders to act on", 16, 12, driver.create)
+    pool = list(driver.orders)
+    request = {
+        "create": driver.create,
+        "get": driver.get,
+        "list": driver.list,
+        "cancel": driver.taker(pool, driver.cancel),
+        "refund": driver.taker(pool, driver.refund),
+    }[what]
     spies = [
         subprocess.Popen(  # noqa: ASYNC220 - started once, before the load
             [
@@ -660,7 +669,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short phases, for a smoke test")
     parser.add_argument(
         "--profile",
-        choices=["create", "get", "list"],
+        choices=["create", "get", "list", "cancel", "refund"],
         help="instead of the benchmark, record the API processes with py-spy under this load",
     )
     args = parser.parse_args()
