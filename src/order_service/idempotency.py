@@ -31,7 +31,6 @@ from starlette.responses import Response
 from order_service import errors, sql
 from order_service.auth import service as auth
 from order_service.db import Base
-from order_service.events import service as events
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -155,7 +154,7 @@ async def save(
     ttl: timedelta,
 ) -> None:
     """Record `response` for replays of the claimed key, together with the events the
-    request held back (`events.defer`): one statement."""
+    request held back (`sql.defer`): one statement."""
     headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
     args = _SAVE.args(
         {
@@ -171,7 +170,7 @@ async def save(
         },
     )
     query = _SAVE.sql
-    held = events.take_deferred(session, len(args) + 1)
+    held = sql.take_deferred(session, len(args) + 1)
     if held is not None:
         query = f"WITH {held[0]} {query}"
         args += held[1]

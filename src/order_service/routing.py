@@ -18,10 +18,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from order_service import errors, idempotency, nul
+from order_service import errors, idempotency, nul, sql
 from order_service.context import IF_MATCH_HEADER, services
 from order_service.errors import DomainError
-from order_service.events import service as events
 from order_service.problems import merge_responses, responses
 
 IDEMPOTENCY_KEY_PARAMETER = {
@@ -88,13 +87,13 @@ class TransactionalRoute(APIRoute):
                     if isinstance(outcome, Response):
                         return outcome
                     claimed = outcome
-                events.defer(session)
+                sql.defer(session)
                 response = await handler(request)
                 if claimed is not None and 200 <= response.status_code < 300:
                     await idempotency.save(
                         session, request, claimed, response, now, svc.settings.idempotency_ttl
                     )
-                await events.write_deferred(session)
+                await sql.write_deferred(session)
             return response
 
         return run_in_transaction

@@ -21,6 +21,7 @@ from sqlalchemy import JSON, Column, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 _CACHE = "order_service.sql.connection"
+_DEFERRED = "order_service.sql.deferred"
 _MISSING = object()
 
 
@@ -142,3 +143,49 @@ async def insert_together(
         query = f"WITH {', '.join(parts)} {query}"
     conn = await connection(session)
     return await conn.fetchval(query, *args)
+
+
+def defer(session: AsyncSession) -> None:
+    """Hold the rows `hold` is given in `session` from now on, to be written with the
+    statement that ends the request (`take_deferred`, or `write_deferred`): each change
+    writes an outbox event and a timeline entry, and a round trip each was a good part of
+    a write's cost. Only where nothing reads them back before then: the API's request
+    transaction."""
+    session.info[_DEFERRED] = {}
+
+
+def hold(
+    session: AsyncSession, name: str, insert: Insert, row: Mapping[str, Any], then: str = ""
+) -> bool:
+    """Hold `row` for `insert` if `session` defers (False if not: write it now). Rows of one
+    `name` become one multi-row INSERT, a CTE of that name, so they keep the order they
+    were held in; `then` is a CTE to follow it (one that reads it, say)."""
+    held = session.info.get(_DEFERRED)
+    if held is None:
+        return False
+    held.setdefault(name, (insert, [], then))[1].append(row)
+    return True
+
+
+def take_deferred(session: AsyncSession, first: int) -> tuple[str, list[Any]] | None:
+    """The held rows as CTEs to put before another statement, parameters numbered from
+    `first`, and their values; None when none are held. Stops holding."""
+    held = session.info.pop(_DEFERRED, None)
+    if not held:
+        return None
+    ctes: list[str] = []
+    args: list[Any] = []
+    for name, (insert, rows, then) in held.items():
+        ctes.append(f"{name} AS ({insert.statement(len(rows), first + len(args))})")
+        if then:
+            ctes.append(then)
+        args += [value for row in rows for value in insert.args(row)]
+    return ", ".join(ctes), args
+
+
+async def write_deferred(session: AsyncSession) -> None:
+    """Write whatever rows are held, in one statement. Stops holding."""
+    held = take_deferred(session, 1)
+    if held is not None:
+        conn = await connection(session)
+        await conn.execute(f"WITH {held[0]} SELECT 1", *held[1])

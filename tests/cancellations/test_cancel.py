@@ -351,3 +351,33 @@ async def test_cancel_racing_a_shipment_never_leaves_shipped_items_on_a_cancelle
             assert final["status"] == "open"
             assert shipped == 3
     assert outcomes <= {(200, 409), (409, 201)}
+
+
+async def test_a_cancellation_records_its_timeline_entries_in_order_once(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    # The request's timeline entries and events are written with its last statement: all of
+    # them, once each, in the order they happened, and only for a request that succeeded.
+    order = await create_order(client, storefront)
+    headers = {**storefront, "Idempotency-Key": "cancel-timeline"}
+    for _ in range(2):
+        response = await client.post(f"/v1/orders/{order['id']}/cancel", headers=headers)
+        assert response.status_code == 200, response.text
+    refused = await client.post(f"/v1/orders/{order['id']}/cancel", headers=storefront)
+    assert refused.status_code == 409, refused.text
+
+    timeline = (await client.get(f"/v1/orders/{order['id']}/events", headers=ops)).json()["data"]
+    assert [e["action"] for e in timeline] == [
+        "order.created",
+        "refund.created",
+        "order.cancelled",
+        "order.restock",
+    ]
+    assert [e["id"] for e in timeline] == sorted(e["id"] for e in timeline)
+    events = (await client.get("/v1/events", params={"order_id": order["id"]}, headers=ops)).json()
+    assert [e["type"] for e in events["data"]] == [
+        "order.restock",
+        "order.cancelled",
+        "refund.created",
+        "order.created",
+    ]

@@ -20,6 +20,9 @@ async def get(session: AsyncSession, order_id: str, *, lock: bool = False) -> Or
     query = select(Order).where(Order.id == order_id)
     if lock:
         query = (
+            # Line items in a second statement, not joined: a joined row read while waiting
+            # for the lock would come from the snapshot before the holder's commit
+            # (PostgreSQL re-reads only the locked row), and refunds would over-count.
             query.options(selectinload(Order.line_items))
             .with_for_update()
             .execution_options(populate_existing=True)

@@ -32,9 +32,12 @@ async def record(
     now: datetime,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Add an entry, in the session's transaction (inserted at once, so entries keep the
-    order they were recorded in)."""
-    await INSERT.execute(session, entry(order_id, action, message, actor, now, data))
+    """Add an entry, in the session's transaction: held for the request's last statement
+    where the session defers (`sql.defer`), else inserted at once; entries keep the order
+    they were recorded in either way."""
+    row = entry(order_id, action, message, actor, now, data)
+    if not sql.hold(session, "timeline", INSERT, row):
+        await INSERT.execute(session, row)
 
 
 def entry(
