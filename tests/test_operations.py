@@ -108,3 +108,25 @@ async def test_readiness_follows_the_schema_revision(
     finally:
         await at(head)
     assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_a_bug_is_a_500_problem_with_the_request_id_of_its_log_line(
+    app: Any, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/v1/broken", broken)  # stands for any handler with a bug
+    caplog.set_level(logging.INFO)
+    response = await client.get("/v1/broken", headers={"X-Request-ID": "support-ticket-7"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "support-ticket-7"
+    assert response.json()["code"] == "internal_error"
+    assert "a bug" not in response.text
+    (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.__dict__["request_id"] == "support-ticket-7"
+    assert error.exc_info is not None and "a bug" in str(error.exc_info[1])
+    (access,) = [r for r in caplog.records if r.name == "order_service.http"]
+    assert access.__dict__["status"] == 500
+    assert access.__dict__["request_id"] == "support-ticket-7"

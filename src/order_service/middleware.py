@@ -9,8 +9,10 @@ import uuid
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from order_service import problems
 from order_service.problems import problem_response
 
 log = logging.getLogger("order_service.http")
@@ -55,10 +57,12 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
+                responded = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -66,7 +70,15 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                # A bug: answered here rather than by Starlette's outermost handler, so the
+                # 500 problem carries the X-Request-ID its log line has.
+                if responded:
+                    raise
+                response = await problems.unexpected(Request(scope), exc)
+                await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_of(scope)

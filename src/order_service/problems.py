@@ -274,7 +274,7 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
             "The database is unreachable; retry shortly (with the same Idempotency-Key).",
             headers={"Retry-After": "2"},
         )
-    return await _unexpected(request, exc)
+    return await unexpected(request, exc)
 
 
 async def _client_disconnected(request: Request, exc: Exception) -> ProblemResponse:
@@ -286,10 +286,18 @@ async def _client_disconnected(request: Request, exc: Exception) -> ProblemRespo
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+async def unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    """A 500 problem for a bug (or a 503 for a lost database in disguise), logged with the
+    request id the client was given, so a support ticket quoting it finds the traceback."""
     if _is_unavailable(exc):
         return await _database_error(request, exc)
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.exception(
+        "unhandled error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"request_id": request.scope.get("state", {}).get("request_id")},
+    )
     return problem_response(
         500,
         "internal_error",
@@ -307,7 +315,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeoutError, _database_error)
     app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(ClientDisconnect, _client_disconnected)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected)
 
 
 __all__ = ["Problem", "ProblemResponse", "errors", "install", "problem_response", "responses"]
