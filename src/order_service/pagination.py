@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service import errors
+from order_service.db import BIGINT_MAX
 
 T = TypeVar("T")
 
@@ -34,19 +37,49 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
+def decode_cursor(cursor: str, *kinds: type) -> list[Any]:
+    """The values `encode_cursor` put in `cursor`, one per kind: `int` for a BIGINT column,
+    `str` for a text key, `datetime` for a timestamp. A value of another type or out of its
+    column's range is refused here as 400 `invalid_cursor`: in a query it would be a database
+    error."""
     if not _CURSOR.fullmatch(cursor):
-        raise errors.InvalidCursor("The cursor is not one this service issued.")
+        raise errors.InvalidCursor(_NOT_OURS)
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeError) as exc:
-        raise errors.InvalidCursor("The cursor is not one this service issued.") from exc
-    if not isinstance(values, list) or len(values) != arity:
-        raise errors.InvalidCursor("The cursor is not one this service issued.")
-    if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
-        raise errors.InvalidCursor("The cursor is not one this service issued.")
-    return values
+        raise errors.InvalidCursor(_NOT_OURS) from exc
+    if not isinstance(values, list) or len(values) != len(kinds):
+        raise errors.InvalidCursor(_NOT_OURS)
+    return [_value(value, kind) for value, kind in zip(values, kinds, strict=True)]
+
+
+_NOT_OURS = "The cursor is not one this service issued."
+
+
+def _value(value: Any, kind: type) -> Any:
+    if kind is int:
+        # bool is an int to Python, not to JSON
+        if type(value) is int and -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
+            return value
+    elif isinstance(value, str) and _sendable(value):
+        if kind is str:
+            return value
+        if kind is datetime:
+            with contextlib.suppress(ValueError, OverflowError):
+                at = datetime.fromisoformat(value)
+                if at.tzinfo is not None:
+                    return at.astimezone(UTC)
+    raise errors.InvalidCursor(_NOT_OURS)
+
+
+def _sendable(text: str) -> bool:
+    """Whether PostgreSQL takes `text`: UTF-8 (JSON may hold lone surrogates) without NUL."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 async def fetch_page(

@@ -108,8 +108,8 @@ async def ensure_key(session: AsyncSession, *, key: str, name: str, role: Role) 
 async def list_keys(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[ApiKey]:
     query = select(ApiKey).order_by(ApiKey.id.desc())
     if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(ApiKey.id < str(after))
+        (after,) = decode_cursor(cursor, str)
+        query = query.where(ApiKey.id < after)
     return await fetch_page(session, query, limit, lambda k: k.id)
 
 

@@ -83,8 +83,8 @@ async def list_events(
     if order_id:
         query = query.where(Event.order_id == order_id)
     if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        query = query.where(Event.sequence < int(before))
+        (before,) = decode_cursor(cursor, int)
+        query = query.where(Event.sequence < before)
     return await fetch_page(session, query, limit, lambda e: e.sequence)
 
 

@@ -72,8 +72,8 @@ async def list_for_order(
         .options(*_LOADED)
     )
     if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(Fulfillment.id > str(after))
+        (after,) = decode_cursor(cursor, str)
+        query = query.where(Fulfillment.id > after)
     return await fetch_page(session, query, limit, lambda f: f.id)
 
 

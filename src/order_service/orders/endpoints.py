@@ -17,6 +17,7 @@ from order_service.context import (
     SettingsDep,
     etag,
 )
+from order_service.db import BIGINT_MAX
 from order_service.orders import repository, service, timeline
 from order_service.orders.examples import CREATE_EXAMPLE, ORDER_EXAMPLE
 from order_service.orders.models import Order
@@ -130,7 +131,7 @@ async def list_orders(
     financial_status: FinancialStatus | None = None,
     fulfillment_status: FulfillmentStatus | None = None,
     customer_email: Annotated[str | None, Query(max_length=254)] = None,
-    number: Annotated[int | None, Query(ge=1)] = None,
+    number: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
     created_after: Annotated[UtcDatetime | None, Query(description="Inclusive, RFC 3339.")] = None,
     created_before: Annotated[UtcDatetime | None, Query(description="Exclusive, RFC 3339.")] = None,

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from order_service import errors
+from order_service.db import BIGINT_MAX
 from order_service.orders.models import Order
 from order_service.pagination import Page, decode_cursor, fetch_page
 
@@ -63,8 +64,10 @@ def _filtered(filters: OrderFilters) -> Select[Any]:
         query = query.where(Order.number == filters.number)
     if filters.q:
         term = filters.q.strip().removeprefix("#")
-        if term.isdigit():
-            query = query.where(Order.number == int(term))
+        # str.isdigit() also takes other scripts' digits, superscripts and circled numbers
+        if term.isascii() and term.isdigit():
+            number = int(term)
+            query = query.where(Order.number == number if number <= BIGINT_MAX else false())
         else:
             escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.where(
@@ -91,6 +94,6 @@ async def list_orders(
     while a client pages through never shift the pages it has yet to read."""
     query = _filtered(filters).order_by(Order.number.desc()).options(selectinload(Order.line_items))
     if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        query = query.where(Order.number < int(before))
+        (before,) = decode_cursor(cursor, int)
+        query = query.where(Order.number < before)
     return await fetch_page(session, query, limit, lambda o: o.number)

@@ -70,8 +70,8 @@ async def list_entries(
         select(TimelineEntry).where(TimelineEntry.order_id == order_id).order_by(TimelineEntry.id)
     )
     if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(TimelineEntry.id > int(after))
+        (after,) = decode_cursor(cursor, int)
+        query = query.where(TimelineEntry.id > after)
     return await fetch_page(session, query, limit, lambda e: e.id)
 
 

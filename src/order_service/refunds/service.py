@@ -394,8 +394,8 @@ async def list_refunds(
     if status:
         query = query.where(Refund.status == status)
     if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        query = query.where(Refund.id < str(before))
+        (before,) = decode_cursor(cursor, str)
+        query = query.where(Refund.id < before)
     return await fetch_page(session, query, limit, lambda r: r.id)
 
 

@@ -37,8 +37,8 @@ async def list_endpoints(
 ) -> Page[WebhookEndpoint]:
     query = select(WebhookEndpoint).order_by(WebhookEndpoint.id.desc())
     if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        query = query.where(WebhookEndpoint.id < str(before))
+        (before,) = decode_cursor(cursor, str)
+        query = query.where(WebhookEndpoint.id < before)
     return await fetch_page(session, query, limit, lambda e: e.id)
 
 
@@ -85,8 +85,8 @@ async def list_deliveries(
     if event_id:
         query = query.where(WebhookDelivery.event_id == event_id)
     if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        query = query.where(WebhookDelivery.sequence < int(before))
+        (before,) = decode_cursor(cursor, int)
+        query = query.where(WebhookDelivery.sequence < before)
     return await fetch_page(session, query, limit, lambda d: d.sequence)
 
 
