@@ -7,7 +7,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, text
+import pytest
+from sqlalchemy import String, Table, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from order_service import sql
 from order_service.auth.models import ApiKey
@@ -101,3 +103,43 @@ async def test_the_databases_new_id_makes_the_services_ids(db: Any) -> None:
     assert all(before[:14] <= i[:14] <= after[:14] for i in made)
     # And the other 16 are random: every character of the alphabet turns up in them.
     assert set("".join(i[14:] for i in made)) == set("0123456789abcdefghjkmnpqrstvwxyz")
+
+
+async def test_fetch_compiles_each_shape_once_and_sends_each_querys_values(
+    db: Any, monkeypatch: Any
+) -> None:
+    async with db() as session, session.begin():
+        for i, type_ in enumerate(["order.created", "order.updated", "order.created"]):
+            await _INSERT_EVENT.execute(session, {**_event(f"evt_{i}"), "type": type_})
+    compiled: list[str] = []
+    compile_ = sql._compile
+
+    def counting(query: Any, key: Any) -> Any:
+        compiled.append(str(query))
+        return compile_(query, key)
+
+    monkeypatch.setattr(sql, "_compile", counting)
+    events = cast(Table, Event.__table__)
+
+    def of(*ids: str, type_: str) -> Any:
+        return (
+            select(events.c.id, events.c.data)
+            .where(events.c.id == any_(bindparam("ids", list(ids), type_=ARRAY(String))))
+            .where(events.c.type == type_)
+            .order_by(events.c.id)
+        )
+
+    async with db() as session, session.begin():
+        created = await sql.fetch(session, of("evt_0", "evt_1", "evt_2", type_="order.created"))
+        updated = await sql.fetch(session, of("evt_1", "evt_2", type_="order.updated"))
+        none = await sql.fetch(await sql.connection(session), of("evt_0", type_="order.updated"))
+    assert [(r["id"], r["data"]) for r in created] == [("evt_0", {}), ("evt_2", {})]
+    assert [r["id"] for r in updated] == ["evt_1"]
+    assert none == []
+    assert len(compiled) == 1
+
+
+async def test_fetch_refuses_values_rendered_into_the_sql(db: Any) -> None:
+    async with db() as session:
+        with pytest.raises(ValueError, match="ANY"):
+            await sql.fetch(session, select(Event.id).where(Event.id.in_(["evt_a", "evt_b"])))

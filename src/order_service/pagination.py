@@ -86,7 +86,12 @@ async def fetch_page(
     session: AsyncSession, query: Select[Any], limit: int, key: Callable[[T], Any]
 ) -> Page[T]:
     """Run a keyset `query` (already ordered and filtered past the cursor) for one page."""
-    rows: list[T] = list((await session.scalars(query.limit(limit + 1))).all())
+    return page_of(list((await session.scalars(query.limit(limit + 1))).all()), limit, key)
+
+
+def page_of(rows: list[T], limit: int, key: Callable[[T], Any]) -> Page[T]:
+    """The page in `rows`, which a keyset query fetched with a limit of `limit + 1`: one more
+    row than the page means there is a next page, which starts after `key` of its last."""
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(key(rows[-1])) if more else None)

@@ -1,12 +1,14 @@
 """asyncpg statements inside the request's SQLAlchemy transaction, for the statements every
-write runs (API key, Idempotency-Key, order insert, outbox event, timeline entry).
+write runs (API key, Idempotency-Key, order insert, outbox event, timeline entry) and the
+order list's reads.
 
 SQLAlchemy running a prebuilt Core statement over asyncpg costs about 0.3 ms of CPU (cache
 key, parameter processing, the DBAPI cursor adapter, result wrapping, a greenlet switch each
 way); asyncpg running its own cached prepared statement costs a tenth of that. On order
 creation those statements were most of the API's CPU. They run on the session's own
 connection and transaction, so they commit or roll back with everything else the request
-did; the ORM is still used for everything that reads and changes existing rows.
+did; the ORM is still used for everything that changes existing rows, and for reads other
+than the order list (which built 50 ORM objects and their pydantic models a page).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import JSON, Column, Table
+from sqlalchemy import JSON, Column, Select, Table
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import LRUCache
 
 _CACHE = "order_service.sql.connection"
 _DEFERRED = "order_service.sql.deferred"
@@ -189,3 +194,46 @@ async def write_deferred(session: AsyncSession) -> None:
     if held is not None:
         conn = await connection(session)
         await conn.execute(f"WITH {held[0]} SELECT 1", *held[1])
+
+
+_DIALECT = PGDialect_asyncpg(dbapi=PGDialect_asyncpg.import_dbapi())  # type: ignore[no-untyped-call]
+_COMPILED: LRUCache[Any, SQLCompiler] = LRUCache(100)
+"""Compiled statements by cache key. The cache key, its values and the bind processors are
+SQLAlchemy's own machinery for its compiled cache (partly private: the version is pinned, and
+tests/test_sql.py runs `fetch`)."""
+
+
+async def fetch(target: AsyncSession | asyncpg.Connection, query: Select[Any]) -> list[Any]:
+    """Run a Core `query` on asyncpg (on `target`, or the connection under a session's
+    transaction) and return asyncpg's records, with asyncpg's values: PostgreSQL's own types
+    need none of SQLAlchemy's result processing, and JSON comes decoded by the codecs
+    SQLAlchemy installs on its connections.
+
+    The statement is compiled once per shape, as SQLAlchemy's own cache does: queries built
+    the same way with other values share a cache key, and only the values are read from each
+    (a compilation costs more than running the statement on asyncpg)."""
+    key = query._generate_cache_key()
+    compiled = _COMPILED.get(key.key) if key is not None else None
+    if compiled is None:
+        compiled = _compile(query, key)
+        if key is not None:
+            _COMPILED[key.key] = compiled
+    values = compiled.construct_params(
+        extracted_parameters=key.bindparams if key is not None else None, escape_names=False
+    )
+    processors = compiled._bind_processors
+    args = [
+        processors[name](values[name]) if name in processors else values[name]  # type: ignore[operator]
+        for name in compiled.positiontup or ()
+    ]
+    conn = target if isinstance(target, asyncpg.Connection) else await connection(target)
+    return await conn.fetch(compiled.string, *args)  # type: ignore[no-any-return]
+
+
+def _compile(query: Select[Any], key: Any) -> SQLCompiler:
+    compiled = query.compile(dialect=_DIALECT, cache_key=key)
+    assert isinstance(compiled, SQLCompiler)
+    # Values rendered into the SQL (IN lists, literal_execute) would be frozen into the cache.
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        raise ValueError("sql.fetch takes bound values only: use = ANY(array) rather than IN")
+    return compiled

@@ -21,7 +21,7 @@ from order_service.db import BIGINT_MAX
 from order_service.orders import repository, service, timeline
 from order_service.orders.examples import CREATE_EXAMPLE, ORDER_EXAMPLE
 from order_service.orders.models import Order
-from order_service.orders.presenter import order_out
+from order_service.orders.presenter import order_out, order_page_json
 from order_service.orders.schemas import (
     FinancialStatus,
     FulfillmentStatus,
@@ -136,7 +136,7 @@ async def list_orders(
     created_after: Annotated[UtcDatetime | None, Query(description="Inclusive, RFC 3339.")] = None,
     created_before: Annotated[UtcDatetime | None, Query(description="Exclusive, RFC 3339.")] = None,
     archived: bool = False,
-) -> OrderList:
+) -> Response:
     """List orders"""
     result = await repository.list_orders(
         session,
@@ -154,9 +154,8 @@ async def list_orders(
         limit=page.limit,
         cursor=page.cursor,
     )
-    return OrderList(
-        data=[order_out(o, now, settings) for o in result.items], next_cursor=result.next_cursor
-    )
+    # Serialised here rather than by FastAPI from OrderList (see order_page_json).
+    return Response(order_page_json(result, now, settings), media_type="application/json")
 
 
 @router.get(

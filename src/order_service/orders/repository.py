@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy import Select, Table, any_, bindparam, false, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from order_service import errors
+from order_service import errors, sql
 from order_service.db import BIGINT_MAX
-from order_service.orders.models import Order
-from order_service.pagination import Page, decode_cursor, fetch_page
+from order_service.orders.models import LineItem, Order
+from order_service.pagination import Page, decode_cursor, page_of
 
 
 async def get(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order:
@@ -51,7 +52,7 @@ class OrderFilters:
 
 
 def _filtered(filters: OrderFilters) -> Select[Any]:
-    query = select(Order)
+    query = select(cast(Table, Order.__table__))
     if filters.status:
         query = query.where(Order.status == filters.status)
     if filters.financial_status:
@@ -89,11 +90,24 @@ def _filtered(filters: OrderFilters) -> Select[Any]:
 
 async def list_orders(
     session: AsyncSession, filters: OrderFilters, *, limit: int, cursor: str | None
-) -> Page[Order]:
+) -> Page[tuple[Any, list[Any]]]:
     """Newest first by order number; the cursor is the last number seen, so orders created
-    while a client pages through never shift the pages it has yet to read."""
-    query = _filtered(filters).order_by(Order.number.desc()).options(selectinload(Order.line_items))
+    while a client pages through never shift the pages it has yet to read.
+
+    Each order is its row and its line items' rows, as asyncpg returns them (`sql.fetch`):
+    loading ORM objects was most of the cost of a page."""
+    query = _filtered(filters).order_by(Order.number.desc()).limit(limit + 1)
     if cursor:
         (before,) = decode_cursor(cursor, int)
         query = query.where(Order.number < before)
-    return await fetch_page(session, query, limit, lambda o: o.number)
+    page = page_of(await sql.fetch(session, query), limit, lambda o: o["number"])
+    lines: dict[str, list[Any]] = {order["id"]: [] for order in page.items}
+    if lines:
+        ids = bindparam("order_ids", list(lines), type_=ARRAY(LineItem.id.type))
+        query = select(_LINE_ITEMS).where(LineItem.order_id == any_(ids))
+        for line in await sql.fetch(session, query.order_by(LineItem.order_id, LineItem.position)):
+            lines[line["order_id"]].append(line)
+    return Page([(order, lines[order["id"]]) for order in page.items], page.next_cursor)
+
+
+_LINE_ITEMS = cast(Table, LineItem.__table__)
