@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from order_service.events.models import Event
 from order_service.orders.models import Order
@@ -45,3 +48,41 @@ async def count_events(db: Any, type_: str, order_id: str | None = None) -> int:
         if order_id:
             query = query.where(Event.order_id == order_id)
         return int(await session.scalar(query) or 0)
+
+
+@contextlib.asynccontextmanager
+async def counting_statements(app: Any) -> AsyncIterator[list[str]]:
+    """Every statement the app sends meanwhile, through SQLAlchemy or straight to asyncpg
+    (`order_service.sql`), but transaction control."""
+    statements: list[str] = []
+    engine = app.state.services.engine.sync_engine
+    watched: list[Any] = []
+
+    from_sqlalchemy: collections.Counter[str] = collections.Counter()
+
+    def through_sqlalchemy(*args: Any) -> None:
+        statements.append(args[2])
+        from_sqlalchemy[args[2]] += 1
+
+    def through_asyncpg(query: Any) -> None:
+        if from_sqlalchemy[query.query]:  # asyncpg also logs SQLAlchemy's executemany
+            from_sqlalchemy[query.query] -= 1
+        elif query.query.split(maxsplit=1)[0].upper().rstrip(";") not in _TRANSACTION_CONTROL:
+            statements.append(query.query)
+
+    def checkout(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(through_asyncpg)
+        watched.append(dbapi_connection.driver_connection)
+
+    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    event.listen(engine, "checkout", checkout)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+        for conn in watched:
+            conn.remove_query_logger(through_asyncpg)
+
+
+_TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}

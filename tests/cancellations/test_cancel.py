@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.factories import create_order, problem
-from tests.helpers import count_events, fulfil
+from tests.helpers import count_events, counting_statements, fulfil
 
 
 def ago(**delta: float) -> str:
@@ -381,3 +381,22 @@ async def test_a_cancellation_records_its_timeline_entries_in_order_once(
         "refund.created",
         "order.created",
     ]
+
+
+async def test_a_cancellation_is_a_bounded_number_of_statements(
+    client: httpx.AsyncClient, storefront: dict[str, str], admin: dict[str, str], app: Any
+) -> None:
+    # Round trips are most of a write's cost: a merchant's cancel that releases a parcel
+    # being picked, refunds and restocks reads the order, its lines and parcels once each.
+    order = await create_order(client, storefront)
+    await fulfil(client, admin, order, status="pending")
+    async with counting_statements(app) as statements:
+        response = await client.post(
+            f"/v1/orders/{order['id']}/cancel", headers={**admin, "Idempotency-Key": "bounded"}
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["total_refund_pending"] == order["total"]
+    # lock and key, Idempotency-Key, order, lines, parcels (4 with their lines, tracking and
+    # the lines' rows), the parcel's release (3), the cancellation and refund (4), version,
+    # and one statement for the timeline, events and the Idempotency-Key record
+    assert len(statements) <= 17, "\n".join(statements)

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from tests.factories import create_order, problem
+from tests.helpers import counting_statements
 
 
 async def test_get_unknown_order_is_404(client: httpx.AsyncClient, ops: dict[str, str]) -> None:
@@ -105,36 +103,3 @@ async def test_listing_250_orders_is_a_bounded_number_of_queries(
     assert all(len(o["line_items"]) == 3 for o in response.json()["data"])
     # key lookup + orders + line items, whatever the page size
     assert len(statements) <= 3, statements
-
-
-@contextlib.asynccontextmanager
-async def counting_statements(app: Any) -> AsyncIterator[list[str]]:
-    """Every statement the app sends meanwhile, through SQLAlchemy or straight to asyncpg
-    (`order_service.sql`), but transaction control."""
-    statements: list[str] = []
-    engine = app.state.services.engine.sync_engine
-    watched: list[Any] = []
-
-    def through_sqlalchemy(*args: Any) -> None:
-        statements.append(args[2])
-
-    def through_asyncpg(query: Any) -> None:
-        if query.query.split(maxsplit=1)[0].upper().rstrip(";") not in _TRANSACTION_CONTROL:
-            statements.append(query.query)
-
-    def checkout(dbapi_connection: Any, *_: Any) -> None:
-        dbapi_connection.driver_connection.add_query_logger(through_asyncpg)
-        watched.append(dbapi_connection.driver_connection)
-
-    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
-    event.listen(engine, "checkout", checkout)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "checkout", checkout)
-        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
-        for conn in watched:
-            conn.remove_query_logger(through_asyncpg)
-
-
-_TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}

@@ -12,6 +12,7 @@ from order_service.auth.service import Actor
 from order_service.cancellations import errors, policy
 from order_service.cancellations.schemas import Cancellation, CancelReason, CancelRequest
 from order_service.fulfillments import service as fulfillments
+from order_service.fulfillments.models import Fulfillment
 from order_service.ids import new_id
 from order_service.orders import repository as orders
 from order_service.orders import timeline
@@ -84,16 +85,20 @@ async def cancel(
         assert decision.code is not None
         raise _refusal(decision.code, order, settings)
 
-    released = await fulfillments.release_pending(session, order, actor, now, settings)
+    # Read once under the lock and passed on: each step reading them afresh cost a flush
+    # and a round trip more.
+    current = await fulfillments.current(session, order)
+    released = await fulfillments.release_pending(session, order, current, actor, now, settings)
     order.status = "cancelled"
     order.cancelled_at = now
     order.cancel_reason = reason.value
     order.cancelled_by = "merchant" if actor.is_merchant else "customer"
     voided = _void_authorization(session, order, now)
+    # Before the refund (which restocks nothing), so its flush writes the lines once.
+    restocked = _restock_unfulfilled(order.line_items) if body.restock else []
     refund = None
     if body.refund:
-        refund = await _refund_everything(session, order, body, actor, now, settings)
-    restocked = _restock_unfulfilled(order.line_items) if body.restock else []
+        refund = await _refund_everything(session, order, current, body, actor, now, settings)
     touch(order, now)
     await session.flush()
     metrics.on_commit(session, metrics.CANCELLATIONS, by=order.cancelled_by)
@@ -170,6 +175,7 @@ def _void_authorization(session: AsyncSession, order: Order, now: datetime) -> i
 async def _refund_everything(
     session: AsyncSession,
     order: Order,
+    current: list[Fulfillment],
     body: CancelRequest,
     actor: Actor,
     now: datetime,
@@ -208,6 +214,7 @@ async def _refund_everything(
         actor=actor,
         now=now,
         settings=settings,
+        known_fulfillments=current,
     )
 
 

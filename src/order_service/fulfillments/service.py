@@ -127,11 +127,18 @@ def _count_units(order: Order, fulfillments: list[Fulfillment]) -> policy.Units:
 
 
 async def recount(
-    session: AsyncSession, order: Order, actor: Actor, now: datetime, settings: Settings
+    session: AsyncSession,
+    order: Order,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+    fulfillments: list[Fulfillment] | None = None,
 ) -> None:
     """Bring the order's fulfilment status up to date after units stopped being owed (a
-    refund before shipping); the caller holds the order lock."""
-    fulfillments = await repository.of_order(session, order.id)
+    refund before shipping); the caller holds the order lock. `fulfillments`: the order's,
+    if the caller has read them under that lock (`current`), else they are read."""
+    if fulfillments is None:
+        fulfillments = await repository.of_order(session, order.id)
     before = order.fulfillment_status
     after = policy.order_fulfillment_status(_count_units(order, fulfillments))
     if after == before:
@@ -150,12 +157,23 @@ async def recount(
         await publish(session, "order.fulfilled", order, now, settings)
 
 
+async def current(session: AsyncSession, order: Order) -> list[Fulfillment]:
+    """The order's fulfilments, freshly read: for a caller holding the order lock that
+    passes them to several steps of one change (nothing else can change them meanwhile)."""
+    return await repository.of_order(session, order.id)
+
+
 async def release_pending(
-    session: AsyncSession, order: Order, actor: Actor, now: datetime, settings: Settings
+    session: AsyncSession,
+    order: Order,
+    fulfillments: list[Fulfillment],
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
 ) -> int:
-    """Cancel the order's pending (picking) fulfilments, for an order being cancelled; the
-    caller holds the order lock and has checked nothing has shipped. Returns how many."""
-    fulfillments = await repository.of_order(session, order.id)
+    """Cancel the order's pending (picking) fulfilments (`current`), for an order being
+    cancelled; the caller holds the order lock and has checked nothing has shipped.
+    Returns how many."""
     pending = [f for f in fulfillments if f.status == "pending"]
     for fulfillment in pending:
         await _cancel_one(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from order_service import metrics
 from order_service.auth.service import Actor
 from order_service.fulfillments import service as fulfillments
+from order_service.fulfillments.models import Fulfillment
 from order_service.ids import new_id
 from order_service.orders import policy as order_policy
 from order_service.orders import repository as orders
@@ -176,9 +177,11 @@ async def record_refund(
     actor: Actor,
     now: datetime,
     settings: Settings,
+    known_fulfillments: list[Fulfillment] | None = None,
 ) -> Refund:
     """Write a pending refund and hold its money and units; the caller holds the order lock
-    and has checked the limits (the CHECK constraints are the last guard)."""
+    and has checked the limits (the CHECK constraints are the last guard).
+    `known_fulfillments`: the order's, if the caller has them (`fulfillments.current`)."""
     refund = Refund(
         id=new_id("rf"),
         order_id=order.id,
@@ -219,7 +222,7 @@ async def record_refund(
         )
     order.total_refund_pending += amount
     order.shipping_refund_pending += shipping
-    await fulfillments.recount(session, order, actor, now, settings)
+    await fulfillments.recount(session, order, actor, now, settings, known_fulfillments)
     touch(order, now)
     session.add(refund)
     await session.flush()
