@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from tests.factories import create_order, problem
-from tests.helpers import count_events, fulfil
+from tests.helpers import count_events, counting_statements, fulfil
 
 FIVE_TEES = [
     {"sku": "TEE-M", "title": "Tee", "quantity": 5, "unit_price": 1000},
@@ -383,3 +383,20 @@ async def test_lists_and_reads(
         403,
         "forbidden",
     )
+
+
+async def test_a_refund_is_a_bounded_number_of_statements(
+    client: httpx.AsyncClient, storefront: dict[str, str], app: Any
+) -> None:
+    order = await create_order(client, storefront)
+    line = order["line_items"][0]
+    async with counting_statements(app) as statements:
+        response = await client.post(
+            f"/v1/orders/{order['id']}/refunds",
+            json={"line_items": [{"line_item_id": line["id"], "quantity": 1, "restock": True}]},
+            headers={**storefront, "Idempotency-Key": "bounded"},
+        )
+    assert response.status_code == 201, response.text
+    # lock and key, Idempotency-Key, order, lines, parcels, order and lines changed, the
+    # refund and its lines, and one statement for the timeline, events and the record
+    assert len(statements) <= 10, "\n".join(statements)

@@ -268,6 +268,8 @@ async def create_refund(
     decision = _decide(order, body, now, settings)
     if not decision.allowed:
         raise _refusal(decision, order)
+    # Read before anything changes, so reading them costs no flush of its own.
+    current = await fulfillments.current(session, order)
     by_id = {li.id: li for li in order.line_items}
     lines = [
         RefundLine(by_id[req.line_item_id], req.quantity, d.amount, req.restock)
@@ -288,6 +290,7 @@ async def create_refund(
         actor=actor,
         now=now,
         settings=settings,
+        known_fulfillments=current,
     )
     return refund, order
 
