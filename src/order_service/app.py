@@ -119,7 +119,11 @@ def create_app(
     settings = settings or get_settings()
     if not settings.database_url:
         raise RuntimeError("ORDER_SERVICE_DATABASE_URL is not set")
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

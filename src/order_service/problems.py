@@ -270,12 +270,24 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
             "The change conflicts with the current state of the resource; reload and retry.",
         )
     if _is_unavailable(exc):
-        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        busy = any(isinstance(cause, PoolTimeoutError) for cause in _causes(exc))
+        log.warning(
+            "%s on %s %s: %r",
+            "no free database connection" if busy else "database unavailable",
+            request.method,
+            request.url.path,
+            exc,
+        )
         return problem_response(
             503,
             "service_unavailable",
             "Service temporarily unavailable",
-            "The database is unreachable; retry shortly (with the same Idempotency-Key).",
+            (
+                "The service is at capacity: no database connection came free in time"
+                if busy
+                else "The database is unreachable"
+            )
+            + "; retry shortly (with the same Idempotency-Key).",
             headers={"Retry-After": "2"},
         )
     return await unexpected(request, exc)

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         le=200,
         description="Connections each API process keeps open; requests beyond them wait.",
     )
+    database_pool_timeout: float = Field(
+        default=30,
+        gt=0,
+        le=300,
+        description="Seconds a request waits for a pooled connection before it is refused "
+        "with 503 and Retry-After: how long a backlog may grow before the service sheds it.",
+    )
     admin_api_key: str | None = Field(default=None, min_length=24)
 
     customer_cancel_window: Duration = timedelta(hours=1)
