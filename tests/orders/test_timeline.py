@@ -75,3 +75,24 @@ async def test_a_refused_change_writes_nothing(
     assert len((await client.get(f"{url}/events", headers=ops)).json()["data"]) == 1
     events = (await client.get("/v1/events", headers=ops)).json()["data"]
     assert len(events) == 1
+
+
+async def test_an_event_carries_the_order_exactly_as_the_api_shows_it(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    order = await create_order(
+        client,
+        storefront,
+        note="Ring twice — «Åse»",
+        tags=["vip", "ünïcode"],
+        currency="JPY",
+        line_items=[{"sku": "CUP", "title": "Tea cup 茶碗", "quantity": 3, "unit_price": 1200}],
+    )
+    url = f"/v1/orders/{order['id']}"
+    cancelled = await client.post(f"{url}/cancel", json={"note": "changed mind"}, headers=ops)
+    assert cancelled.status_code == 200, cancelled.text
+    events = (await client.get("/v1/events", params={"order_id": order["id"]}, headers=ops)).json()
+    by_type = {e["type"]: e["data"]["order"] for e in events["data"]}
+    assert by_type["order.created"] == order
+    assert by_type["order.cancelled"] == cancelled.json()
+    assert by_type["order.cancelled"] == (await client.get(url, headers=ops)).json()

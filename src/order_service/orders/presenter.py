@@ -133,12 +133,21 @@ def order_fields(
     }
 
 
-def order_out(order: Order, now: datetime, settings: Settings) -> OrderOut:
-    return OrderOut.model_validate(
-        order_fields(
-            _Attributes(order), [_Attributes(li) for li in order.line_items], now, settings
-        )
+def _fields(order: Order, now: datetime, settings: Settings) -> dict[str, Any]:
+    return order_fields(
+        _Attributes(order), [_Attributes(li) for li in order.line_items], now, settings
     )
+
+
+def order_out(order: Order, now: datetime, settings: Settings) -> OrderOut:
+    return OrderOut.model_validate(_fields(order, now, settings))
+
+
+def order_json(order: Order, now: datetime, settings: Settings) -> dict[str, Any]:
+    """The order as JSON-ready values, as `OrderOut` would dump it (by the same serialiser),
+    without validating it into one first: for event payloads, one or more on every change."""
+    data: dict[str, Any] = pydantic_core.to_jsonable_python(_fields(order, now, settings))
+    return data
 
 
 def order_page_json(page: Page[tuple[Row, list[Row]]], now: datetime, settings: Settings) -> bytes:

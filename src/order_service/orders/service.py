@@ -16,7 +16,7 @@ from order_service.events import service as events
 from order_service.ids import new_id
 from order_service.orders import policy, repository, timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
-from order_service.orders.presenter import order_out
+from order_service.orders.presenter import order_json
 from order_service.orders.schemas import (
     Customer,
     LineItemIn,
@@ -56,7 +56,7 @@ def event_data(order: Order, now: datetime, settings: Settings, **extra: Any) ->
     """The payload of an order event: the whole order (with its `version`, so receivers can
     drop stale updates) and the support contact a customer email needs."""
     return {
-        "order": order_out(order, now, settings).model_dump(mode="json"),
+        "order": order_json(order, now, settings),
         "support": {"email": settings.support_email, "url": settings.support_url},
         **extra,
     }
