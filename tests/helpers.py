@@ -51,9 +51,11 @@ async def count_events(db: Any, type_: str, order_id: str | None = None) -> int:
 
 
 @contextlib.asynccontextmanager
-async def counting_statements(app: Any) -> AsyncIterator[list[str]]:
+async def counting_statements(
+    app: Any, *, transaction_control: bool = False
+) -> AsyncIterator[list[str]]:
     """Every statement the app sends meanwhile, through SQLAlchemy or straight to asyncpg
-    (`order_service.sql`), but transaction control."""
+    (`order_service.sql`); BEGIN, COMMIT and ROLLBACK only if `transaction_control`."""
     statements: list[str] = []
     engine = app.state.services.engine.sync_engine
     watched: list[Any] = []
@@ -67,7 +69,10 @@ async def counting_statements(app: Any) -> AsyncIterator[list[str]]:
     def through_asyncpg(query: Any) -> None:
         if from_sqlalchemy[query.query]:  # asyncpg also logs SQLAlchemy's executemany
             from_sqlalchemy[query.query] -= 1
-        elif query.query.split(maxsplit=1)[0].upper().rstrip(";") not in _TRANSACTION_CONTROL:
+        elif (
+            transaction_control
+            or query.query.split(maxsplit=1)[0].upper().rstrip(";") not in _TRANSACTION_CONTROL
+        ):
             statements.append(query.query)
 
     def checkout(dbapi_connection: Any, *_: Any) -> None:

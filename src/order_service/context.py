@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from order_service import errors
 from order_service.auth.schemas import Role
 from order_service.auth.service import Actor, authenticate
+from order_service.db import create_sessionmaker
 from order_service.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from order_service.settings import Settings
 from order_service.webhooks.transports import Transports
@@ -36,9 +37,15 @@ class Services:
     clock: Clock = utcnow
     transports: Transports = field(init=False)
     """Webhook transports (HTTP pool, brokers), created on first use; closed at shutdown."""
+    autocommit_sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
+    """Sessions whose statements each commit by themselves (no BEGIN, no COMMIT), for
+    reads of one statement (`routing.one_statement_read`)."""
 
     def __post_init__(self) -> None:
         self.transports = Transports(self.settings)
+        self.autocommit_sessionmaker = create_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
 
 def services(request: Request) -> Services:

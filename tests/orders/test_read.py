@@ -103,3 +103,14 @@ async def test_listing_250_orders_is_a_bounded_number_of_queries(
     assert all(len(o["line_items"]) == 3 for o in response.json()["data"])
     # key lookup + orders + line items, whatever the page size
     assert len(statements) <= 3, statements
+
+
+async def test_getting_an_order_is_two_statements_and_no_transaction(
+    client: httpx.AsyncClient, storefront: dict[str, str], app: Any
+) -> None:
+    order = await create_order(client, storefront)
+    async with counting_statements(app, transaction_control=True) as statements:
+        response = await client.get(f"/v1/orders/{order['id']}", headers=storefront)
+    assert response.json() == order
+    # the API key, then the order with its lines; no BEGIN, no COMMIT or ROLLBACK
+    assert len(statements) == 2, statements

@@ -37,7 +37,7 @@ from order_service.orders.schemas import (
     TransactionResult,
 )
 from order_service.problems import responses
-from order_service.routing import TransactionalRoute
+from order_service.routing import TransactionalRoute, one_statement_read
 from order_service.schema_types import UtcDatetime
 from order_service.settings import Settings
 
@@ -168,6 +168,7 @@ as `If-Match` on a change to be refused (412) rather than overwrite someone else
 `customer_cancellable_until` tells a storefront whether to show a cancel button. Roles: any.
 """,
 )
+@one_statement_read
 async def get_order(
     order_id: str,
     response: Response,
