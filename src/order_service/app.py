@@ -122,7 +122,7 @@ def create_app(
     engine = create_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
-        pool_timeout=settings.database_pool_timeout,
+        pool_timeout=settings.database_pool_timeout.total_seconds(),
     )
 
     @asynccontextmanager

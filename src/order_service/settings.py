@@ -84,10 +84,10 @@ class Settings(BaseSettings):
         le=200,
         description="Connections each API process keeps open; requests beyond them wait.",
     )
-    database_pool_timeout: float = Field(
-        default=30,
-        gt=0,
-        le=300,
+    database_pool_timeout: Duration = Field(
+        default=timedelta(seconds=30),
+        gt=timedelta(0),
+        le=timedelta(minutes=5),
         description="Seconds a request waits for a pooled connection before it is refused "
         "with 503 and Retry-After: how long a backlog may grow before the service sheds it.",
     )

@@ -10,13 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from order_service.settings import Settings
+from order_service.settings import Settings, parse_duration
 from tests.factories import create_order, problem
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"database_pool_size": 2, "database_pool_timeout": 0.5})
+    # Written as an operator would, a duration like every other one
+    timeout = parse_duration("PT0.5S")
+    return settings.model_copy(update={"database_pool_size": 2, "database_pool_timeout": timeout})
 
 
 async def test_a_request_waits_for_a_connection_at_most_the_pool_timeout(
