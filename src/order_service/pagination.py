@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
@@ -39,9 +37,8 @@ def encode_cursor(*values: Any) -> str:
 
 def decode_cursor(cursor: str, *kinds: type) -> list[Any]:
     """The values `encode_cursor` put in `cursor`, one per kind: `int` for a BIGINT column,
-    `str` for a text key, `datetime` for a timestamp. A value of another type or out of its
-    column's range is refused here as 400 `invalid_cursor`: in a query it would be a database
-    error."""
+    `str` for a text key. A value of another type or out of its column's range is refused
+    here as 400 `invalid_cursor`: in a query it would be a database error."""
     if not _CURSOR.fullmatch(cursor):
         raise errors.InvalidCursor(_NOT_OURS)
     try:
@@ -62,14 +59,8 @@ def _value(value: Any, kind: type) -> Any:
         # bool is an int to Python, not to JSON
         if type(value) is int and -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
             return value
-    elif isinstance(value, str) and _sendable(value):
-        if kind is str:
-            return value
-        if kind is datetime:
-            with contextlib.suppress(ValueError, OverflowError):
-                at = datetime.fromisoformat(value)
-                if at.tzinfo is not None:
-                    return at.astimezone(UTC)
+    elif kind is str and isinstance(value, str) and _sendable(value):
+        return value
     raise errors.InvalidCursor(_NOT_OURS)
 
 
