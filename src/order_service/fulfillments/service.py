@@ -132,11 +132,12 @@ async def recount(
     actor: Actor,
     now: datetime,
     settings: Settings,
-    fulfillments: list[Fulfillment] | None = None,
+    known_fulfillments: list[Fulfillment] | None = None,
 ) -> None:
     """Bring the order's fulfilment status up to date after units stopped being owed (a
-    refund before shipping); the caller holds the order lock. `fulfillments`: the order's,
-    if the caller has read them under that lock (`current`), else they are read."""
+    refund before shipping); the caller holds the order lock. `known_fulfillments`: the
+    order's, if the caller has read them under that lock (`current`), else they are read."""
+    fulfillments = known_fulfillments
     if fulfillments is None:
         fulfillments = await repository.of_order(session, order.id)
     before = order.fulfillment_status
