@@ -43,6 +43,12 @@ Conventions: JSON over `/v1`; money is an integer in the minor unit of the order
 `currency`; timestamps are RFC 3339 UTC; errors are RFC 9457 problems with a stable `code`;
 every POST accepts an `Idempotency-Key`; orders carry a `version`, sent as `ETag` and checked
 through `If-Match`; lists are cursor-paginated (`limit` ≤ 250, `next_cursor`).
+
+A `503 service_unavailable` (with `Retry-After`) means the database is unreachable or the
+service is at capacity (no connection came free within its `DATABASE_POOL_TIMEOUT`): retry
+after that long; a POST retried with the same `Idempotency-Key` acts at most once. A
+`500 internal_error` is a bug: quote its `X-Request-ID` header, which its logged traceback
+carries too.
 """
 
 TAGS = [
