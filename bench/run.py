@@ -164,24 +164,39 @@ class Service:
         self.worker_processes: list[subprocess.Popen[bytes]] = []
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        return self._start(name, [str(BIN / "order-service"), *args])
+
+    def _start(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         return subprocess.Popen(
-            [str(BIN / "order-service"), *args],
+            command,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
 
-    async def start_api(self) -> None:
-        self.api = self._spawn(
-            "serve", "serve", "--port", str(self.port), "--workers", str(self.workers),
-            "--without-worker",
-        )  # fmt: skip
+    async def start_api(self, floor: dict[str, str] | None = None) -> None:
+        """`order-service serve`, or with `floor` (the pgbench variables) bench/floor.py."""
+        if floor is None:
+            self.api = self._spawn(
+                "serve", "serve", "--port", str(self.port), "--workers", str(self.workers),
+                "--without-worker",
+            )  # fmt: skip
+        else:
+            self.env["FLOOR_DATABASE"] = json.dumps(
+                asyncpg_kwargs(self.env["ORDER_SERVICE_DATABASE_URL"])
+            )
+            self.env["FLOOR_VARIABLES"] = json.dumps(floor)
+            self.api = self._start(
+                "floor",
+                [sys.executable, str(ROOT / "bench/floor.py"), "--port", str(self.port),
+                 "--workers", str(self.workers)],
+            )  # fmt: skip
         async with httpx.AsyncClient(base_url=self.base_url) as client:
             for _ in range(300):
                 if self.api.poll() is not None:
-                    raise SystemExit(f"serve exited; see {self.data_dir / 'serve.log'}")
+                    raise SystemExit(f"the API exited; see its log in {self.data_dir}")
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get("/readyz")).status_code == 200:
                         break
@@ -479,6 +494,20 @@ async def webhook_phase(
 # ------------------------------------------------------------------ pgbench
 
 
+def pgbench_variables(keys_: dict[str, str], order: dict[str, Any]) -> dict[str, str]:
+    """The values bench/create_order.pgbench.sql writes: a real order's JSON as the saved
+    response and in the event, the admin key's hash and Idempotency-Key scope."""
+    return {
+        "key_hash": keys.hash_key(keys_["admin"]),
+        "scope": hashlib.sha256(f"Bearer {keys_['admin']}".encode()).hexdigest(),
+        "order_json": json.dumps(order, separators=(",", ":")),
+        "event_json": json.dumps(
+            {"order": order, "support": {"email": "support@example.com", "url": "https://x"}},
+            separators=(",", ":"),
+        ),
+    }
+
+
 def run_pgbench(
     url: str,
     data_dir: Path,
@@ -490,17 +519,7 @@ def run_pgbench(
     """pgbench with the order-creation script: closed loop at `plan.pgbench_clients`, then
     at the fixed `rates` the service's open-loop phases offered, for its latency there."""
     conn = asyncpg_kwargs(url)
-    order_json = json.dumps(order, separators=(",", ":"))
-    event_json = json.dumps(
-        {"order": order, "support": {"email": "support@example.com", "url": "https://x"}},
-        separators=(",", ":"),
-    )
-    variables = {
-        "key_hash": keys.hash_key(keys_["admin"]),
-        "scope": hashlib.sha256(f"Bearer {keys_['admin']}".encode()).hexdigest(),
-        "order_json": order_json,
-        "event_json": event_json,
-    }
+    variables = pgbench_variables(keys_, order)
 
     def pgbench(name: str, clients: int, seconds: float, *extra: str) -> str:
         command = [
@@ -658,12 +677,40 @@ async def drive(service: Service, url: str, plan: Plan, api_keys: dict[str, str]
         sample_order = driver.orders[0]
     finally:
         await driver.client.aclose()
+    service.stop()
+    floor = await floor_phases(service, plan, api_keys, pgbench_variables(api_keys, sample_order))
+    floor_peak = max(floor, key=lambda p: len(p.latencies) / p.seconds)
     return {
         "phases": [p.summary() for p in phases],
         "peak": {"rps": round(peak_rps, 1), "concurrency": peak.load},
+        "floor": {
+            "phases": [p.summary() for p in floor],
+            "peak_rps": round(len(floor_peak.latencies) / floor_peak.seconds, 1),
+        },
         "webhooks": webhooks,
         "sample_order": sample_order,
     }
+
+
+async def floor_phases(
+    service: Service, plan: Plan, api_keys: dict[str, str], variables: dict[str, str]
+) -> list[Phase]:
+    """bench/floor.py in place of the service, driven by the same create-order sweep."""
+    floor = Service(service.env["ORDER_SERVICE_DATABASE_URL"], service.data_dir, service.workers)
+    postmaster_pid = int((service.data_dir / "postgres/postmaster.pid").read_text().split()[0])
+    try:
+        await floor.start_api(floor=variables)
+        driver = Driver(floor, CpuMeter(floor, postmaster_pid), api_keys)
+        try:
+            await driver.closed("floor warm-up", 8, 3, driver.create)
+            return [
+                await driver.closed("floor: create order", c, plan.sweep_seconds, driver.create)
+                for c in plan.create_concurrency
+            ]
+        finally:
+            await driver.client.aclose()
+    finally:
+        floor.stop()
 
 
 async def profile(service: Service, api_keys: dict[str, str], what: str, out: Path) -> None:
@@ -671,11 +718,19 @@ async def profile(service: Service, api_keys: dict[str, str], what: str, out: Pa
     await service.start_api()
     driver = Driver(service, CpuMeter(service, os.getpid()), api_keys)
     await driver.closed("warm-up", 8, 3, driver.create)
+    if what == "floor":  # bench/floor.py in the service's place, answering with its order
+        variables = pgbench_variables(api_keys, driver.orders[0])
+        await driver.client.aclose()
+        service.stop()
+        service = Service(service.env["ORDER_SERVICE_DATABASE_URL"], service.data_dir, 2)
+        await service.start_api(floor=variables)
+        driver = Driver(service, CpuMeter(service, os.getpid()), api_keys)
     if what in ("cancel", "refund"):  # orders of their own to act on, one each
         await driver.closed("orders to act on", 16, 12, driver.create)
     pool = list(driver.orders)
     request = {
         "create": driver.create,
+        "floor": driver.create,
         "get": driver.get,
         "list": driver.list,
         "cancel": driver.taker(pool, driver.cancel),
@@ -721,7 +776,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short phases, for a smoke test")
     parser.add_argument(
         "--profile",
-        choices=["create", "get", "list", "cancel", "refund"],
+        choices=["create", "floor", "get", "list", "cancel", "refund"],
         help="instead of the benchmark, record the API processes with py-spy under this load",
     )
     args = parser.parse_args()
