@@ -23,11 +23,13 @@ import json
 import os
 import random
 import re
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import uvicorn
+from fastapi import FastAPI, Request, Response
 
 from order_service import serving
 
@@ -135,8 +137,37 @@ async def _respond(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def app() -> Floor:
-    return Floor()
+def app() -> Any:
+    floor = Floor()
+    if os.environ.get("FLOOR_FRAMEWORK") != "fastapi":
+        return floor
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        floor.pool = await asyncpg.create_pool(
+            **floor.database, min_size=floor.pool_size, max_size=floor.pool_size
+        )
+        await floor._prepare()
+        yield
+
+    api = FastAPI(lifespan=lifespan)
+
+    @api.get("/readyz")
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
+    @api.post("/v1/orders", status_code=201)
+    async def create(request: Request) -> Response:
+        json.loads(await request.body())
+        await floor.create()
+        return Response(floor.body, status_code=201, media_type="application/json")
+
+    if os.environ.get("FLOOR_MIDDLEWARE"):
+        from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+
+        api.add_middleware(BodyLimitMiddleware, max_bytes=1 << 20)
+        api.add_middleware(RequestContextMiddleware)
+    return api
 
 
 def main() -> None:

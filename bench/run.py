@@ -760,10 +760,11 @@ async def profile(service: Service, api_keys: dict[str, str], what: str, out: Pa
         for i, p in enumerate(service.api_processes())
     ]
     await asyncio.sleep(1)
-    phase = await driver.closed(what, 16, 15, request)
+    phase = await driver.closed(what, int(os.environ.get("PROFILE_CLIENTS", "16")), 15, request)
     for spy in spies:
         spy.wait()
     await driver.client.aclose()
+    service.stop()  # the floor, when it took the service's place
     print(json.dumps(phase.summary()))
     print(f"collapsed stacks in {out.parent}/{out.name}.*.txt (flamegraph.pl or speedscope)")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+import pydantic_core
 from fastapi import APIRouter, Body, Query, Response, status
 
 from order_service import errors
@@ -60,6 +61,17 @@ def _send(response: Response, order: Order, now: datetime, settings: Settings) -
     return order_out(order, now, settings)
 
 
+def _created(order: service.NewOrder) -> Response:
+    """201 with the new order, serialised once by the serialiser FastAPI uses for `OrderOut`
+    (`presenter.order_fields` is its definition), rather than validated into one first."""
+    return Response(
+        pydantic_core.to_json(order.fields),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+        headers={"Location": f"/v1/orders/{order.id}", "ETag": etag(order.fields["version"])},
+    )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -95,16 +107,13 @@ Emits `order.created`. Roles: any.
 )
 async def create_order(
     body: Annotated[OrderCreate, Body(openapi_examples=CREATE_EXAMPLE)],
-    response: Response,
     session: SessionDep,
     actor: AnyActor,
     now: NowDep,
     settings: SettingsDep,
-) -> OrderOut:
+) -> Response:
     """Create an order"""
-    order = await service.create_order(session, body, actor, now, settings)
-    response.headers["Location"] = f"/v1/orders/{order.id}"
-    return _send(response, order, now, settings)
+    return _created(await service.create_order(session, body, actor, now, settings))
 
 
 @router.get(
@@ -367,14 +376,13 @@ Roles: any.
 )
 async def reorder(
     order_id: str,
-    response: Response,
     session: SessionDep,
     actor: AnyActor,
     now: NowDep,
     settings: SettingsDep,
     body: ReorderRequest | None = None,
-) -> OrderOut:
+) -> Response:
     """Reorder: a new order with the same items"""
-    order = await service.reorder(session, order_id, body or ReorderRequest(), actor, now, settings)
-    response.headers["Location"] = f"/v1/orders/{order.id}"
-    return _send(response, order, now, settings)
+    return _created(
+        await service.reorder(session, order_id, body or ReorderRequest(), actor, now, settings)
+    )
