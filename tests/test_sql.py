@@ -3,6 +3,7 @@ roll back with the ORM's changes, whichever runs first."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -143,3 +144,11 @@ async def test_fetch_refuses_values_rendered_into_the_sql(db: Any) -> None:
     async with db() as session:
         with pytest.raises(ValueError, match="ANY"):
             await sql.fetch(session, select(Event.id).where(Event.id.in_(["evt_a", "evt_b"])))
+
+
+def test_jsonb_parameters_are_the_json_of_their_values() -> None:
+    value = {"title": "Tee — «blå» ☕", "rate": 0.25, "lines": [1, None, True], "n": 2**60}
+    assert json.loads(sql._json(value)) == value
+    # pydantic's serialiser refuses a lone surrogate; json.dumps writes it as an escape,
+    # which PostgreSQL then refuses, as it always did
+    assert sql._json({"a": "\ud800"}) == '{"a": "\\ud800"}'
