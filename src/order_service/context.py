@@ -12,7 +12,7 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from order_service import errors
+from order_service import errors, sql
 from order_service.auth.schemas import Role
 from order_service.auth.service import Actor, authenticate, bearer_token
 from order_service.db import create_sessionmaker
@@ -81,13 +81,13 @@ _bearer = HTTPBearer(
 )
 
 
-async def authenticated(request: Request) -> Actor | None:
+async def authenticated(request: Request, tx: sql.Tx) -> Actor | None:
     """The caller of `request` if it sent a live key, as the role dependencies find it (for a
     fast path, `routing.fast_path`, which answers nobody else)."""
     token = bearer_token(request.headers.get("authorization", ""))
     if token is None:
         return None
-    actor = await authenticate(request.state.session, token)
+    actor = await authenticate(tx, token)
     if actor is not None:
         request.state.actor = actor
     return actor

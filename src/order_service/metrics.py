@@ -41,20 +41,30 @@ _PENDING = "order_service.metrics"
 
 
 def on_commit(session: Any, counter: Counter, amount: float = 1, **labels: str) -> None:
-    """Count `amount` when (and only if) the session's transaction commits."""
-    info = session.info if isinstance(session, Session) else session.sync_session.info
+    """Count `amount` when (and only if) the session's transaction commits (or the
+    `sql.Unit`'s)."""
+    info = session.sync_session.info if hasattr(session, "sync_session") else session.info
     info.setdefault(_PENDING, []).append((counter, amount, labels))
+
+
+def committed(info: dict[Any, Any]) -> None:
+    """Count what `on_commit` held in a transaction's `info`: it committed."""
+    for counter, amount, labels in info.pop(_PENDING, []):
+        (counter.labels(**labels) if labels else counter).inc(amount)
+
+
+def rolled_back(info: dict[Any, Any]) -> None:
+    info.pop(_PENDING, None)
 
 
 @event.listens_for(Session, "after_commit")
 def _apply(session: Session) -> None:
-    for counter, amount, labels in session.info.pop(_PENDING, []):
-        (counter.labels(**labels) if labels else counter).inc(amount)
+    committed(session.info)
 
 
 @event.listens_for(Session, "after_rollback")
 def _discard(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    rolled_back(session.info)
 
 
 def exposition() -> tuple[bytes, str]:

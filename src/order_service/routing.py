@@ -11,6 +11,7 @@ client never sees a 2xx for a change that failed to commit.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi.dependencies.utils import get_flat_params
@@ -74,17 +75,18 @@ def one_statement_read(endpoint: _Endpoint) -> _Endpoint:
     return endpoint
 
 
-FastPath = Callable[[Request], Awaitable[Response | None]]
+FastPath = Callable[[Request, sql.Unit], Awaitable[Response | None]]
 _FAST_PATH = "__order_service_fast_path__"
 
 
 def fast_path(fast: FastPath) -> Callable[[_Endpoint], _Endpoint]:
-    """Give a busy endpoint a fast path: `fast` runs first, in the same transaction and
-    after the same Idempotency-Key claim, and answers the requests it can without FastAPI's
-    dependency resolution, validation of a parsed body and validation of the response. For
-    anything else (no or an unknown API key, a body that does not validate) it returns None
-    and the endpoint answers, with the problems it documents. The endpoint stays the
-    definition of the operation; its tests hold the fast path to it."""
+    """Give a busy endpoint a fast path: `fast` runs first, in a transaction of its own on a
+    pooled connection (an `sql.Unit`, no ORM session) after the same Idempotency-Key claim,
+    and answers the requests it can without FastAPI's dependency resolution, validation of
+    a parsed body and validation of the response. For anything else (no or an unknown API
+    key, a body that does not validate) it returns None: its transaction is rolled back and
+    the endpoint answers the request from the start, with the problems it documents. The
+    endpoint stays the definition of the operation; its tests hold the fast path to it."""
 
     def mark(endpoint: _Endpoint) -> _Endpoint:
         setattr(endpoint, _FAST_PATH, fast)
@@ -95,9 +97,9 @@ def fast_path(fast: FastPath) -> Callable[[_Endpoint], _Endpoint]:
 
 class TransactionalRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self.fast: FastPath | None = getattr(endpoint, _FAST_PATH, None)  # before the handler
         super().__init__(path, endpoint, **kwargs)
         self.one_statement = getattr(endpoint, _ONE_STATEMENT, False)
-        self.fast: FastPath | None = getattr(endpoint, _FAST_PATH, None)
         assert not self.one_statement or self.methods == {"GET"}, path
         self.responses = merge_responses(responses(*_implied_errors(self)), self.responses)
         if "POST" in (self.methods or ()):
@@ -107,31 +109,51 @@ class TransactionalRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        fast = self.fast
 
         async def run_in_transaction(request: Request) -> Response:
             await nul.reject(request)
             svc = services(request)
             now = svc.clock()
             request.state.now = now
+            if fast is not None:
+                async with sql.unit(svc.engine) as unit:
+                    response = await _in(unit, request, now, lambda: fast(request, unit))
+                    if response is not None:
+                        return response
+                    sql.decline()
             maker = svc.autocommit_sessionmaker if self.one_statement else svc.sessionmaker
             async with maker() as session, session.begin():
                 request.state.session = session
-                claimed = None
-                key = request.headers.get(idempotency.HEADER)
-                if request.method == "POST" and key is not None:
-                    outcome = await idempotency.claim(session, request, key, now)
-                    if isinstance(outcome, Response):
-                        return outcome
-                    claimed = outcome
-                sql.defer(session)
-                response = None if self.fast is None else await self.fast(request)
-                if response is None:
-                    response = await handler(request)
-                if claimed is not None and 200 <= response.status_code < 300:
-                    await idempotency.save(
-                        session, request, claimed, response, now, svc.settings.idempotency_ttl
-                    )
-                await sql.write_deferred(session)
-            return response
+                answered = await _in(session, request, now, lambda: handler(request))
+            assert answered is not None
+            return answered
 
         return run_in_transaction
+
+
+async def _in(
+    tx: sql.Tx,
+    request: Request,
+    now: datetime,
+    endpoint: Callable[[], Awaitable[Response | None]],
+) -> Response | None:
+    """Run `endpoint` in `tx`: claim the request's Idempotency-Key first (or answer with its
+    first response), hold its events and timeline entries, and write them with the record of
+    its response for replays, in one statement."""
+    claimed = None
+    key = request.headers.get(idempotency.HEADER)
+    if request.method == "POST" and key is not None:
+        outcome = await idempotency.claim(tx, request, key, now)
+        if isinstance(outcome, Response):
+            return outcome
+        claimed = outcome
+    sql.defer(tx)
+    response = await endpoint()
+    if response is None:
+        return None
+    if claimed is not None and 200 <= response.status_code < 300:
+        ttl = services(request).settings.idempotency_ttl
+        await idempotency.save(tx, request, claimed, response, now, ttl)
+    await sql.write_deferred(tx)
+    return response

@@ -120,7 +120,7 @@ async def emit_restock(
 
 
 async def create_order(
-    session: AsyncSession,
+    session: sql.Tx,
     body: OrderCreate,
     actor: Actor,
     now: datetime,
