@@ -23,6 +23,7 @@ import json
 import os
 import random
 import re
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from order_service import serving
+from order_service import logs, serving
+from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 
 SCRIPT = Path(__file__).with_name("create_order.pgbench.sql")
 _VARIABLE = re.compile(r"(?<!:):([a-z_]+)\b")
@@ -138,17 +140,22 @@ async def _respond(send: Any, status: int, body: bytes) -> None:
 
 
 def app() -> Any:
+    """The bare floor, or with FLOOR_FRAMEWORK=fastapi the same work as a FastAPI route
+    behind the service's own middleware (request id, JSON log line, metrics, body limit)
+    and logging set up as `serve` sets it up: what any endpoint of the service costs before
+    it does anything."""
     floor = Floor()
     if os.environ.get("FLOOR_FRAMEWORK") != "fastapi":
         return floor
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> Any:
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         floor.pool = await asyncpg.create_pool(
             **floor.database, min_size=floor.pool_size, max_size=floor.pool_size
         )
         await floor._prepare()
         yield
+        await floor.pool.close()
 
     api = FastAPI(lifespan=lifespan)
 
@@ -162,11 +169,9 @@ def app() -> Any:
         await floor.create()
         return Response(floor.body, status_code=201, media_type="application/json")
 
-    if os.environ.get("FLOOR_MIDDLEWARE"):
-        from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
-
-        api.add_middleware(BodyLimitMiddleware, max_bytes=1 << 20)
-        api.add_middleware(RequestContextMiddleware)
+    logs.configure()
+    api.add_middleware(BodyLimitMiddleware, max_bytes=1 << 20)
+    api.add_middleware(RequestContextMiddleware)
     return api
 
 

@@ -606,6 +606,15 @@ def table(result: dict[str, Any]) -> str:
     s = result["summary"]
     lines += [
         "",
+        "| floor (bench/floor.py) | load | req/s | p50 ms | p99 ms | errors | API CPU ms/req |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        *(
+            f"| {r['phase']} | {r['concurrency']} clients | {r['rps']} | {r['p50_ms']} "
+            f"| {r['p99_ms']} | {r['errors']} | {r['cpu_ms_per_request'].get('api', '')} |"
+            for floor in result["floor"].values()
+            for r in floor["phases"]
+        ),
+        "",
         "| pgbench clients | tps | avg latency ms |",
         "|---:|---:|---:|",
         *(
@@ -625,6 +634,11 @@ def table(result: dict[str, Any]) -> str:
         f"{s['p99_at_80pct_ms']} ms (target < 50 ms; {s['achieved_rps_at_80pct']} req/s "
         f"achieved), at 50 % {s['p99_at_50pct_ms']} ms; the database alone at the 80 % rate: "
         f"p99 {s['pgbench_p99_at_same_rate_as_80pct_ms']} ms.",
+        f"floors: bare ASGI {s['floor_asgi_peak_rps']} req/s = "
+        f"{s['floor_asgi_fraction_of_pgbench']:.0%} of pgbench; FastAPI route behind our "
+        f"middleware {s['floor_fastapi_peak_rps']} req/s = "
+        f"{s['floor_fastapi_fraction_of_pgbench']:.0%}; the service reaches "
+        f"{s['create_peak_rps'] / s['floor_fastapi_peak_rps']:.0%} of the FastAPI floor.",
         f"load average before/after: {result['machine']['load_average_before']} / "
         f"{result['machine']['load_average_after']} on {result['machine']['cpus']} CPUs.",
     ]
@@ -678,14 +692,20 @@ async def drive(service: Service, url: str, plan: Plan, api_keys: dict[str, str]
     finally:
         await driver.client.aclose()
     service.stop()
-    floor = await floor_phases(service, plan, api_keys, pgbench_variables(api_keys, sample_order))
-    floor_peak = max(floor, key=lambda p: len(p.latencies) / p.seconds)
+    variables = pgbench_variables(api_keys, sample_order)
+    floors = {
+        framework: await floor_phases(service, plan, api_keys, variables, framework)
+        for framework in ("asgi", "fastapi")
+    }
     return {
         "phases": [p.summary() for p in phases],
         "peak": {"rps": round(peak_rps, 1), "concurrency": peak.load},
         "floor": {
-            "phases": [p.summary() for p in floor],
-            "peak_rps": round(len(floor_peak.latencies) / floor_peak.seconds, 1),
+            framework: {
+                "phases": [p.summary() for p in phases],
+                "peak_rps": round(max(len(p.latencies) / p.seconds for p in phases), 1),
+            }
+            for framework, phases in floors.items()
         },
         "webhooks": webhooks,
         "sample_order": sample_order,
@@ -693,10 +713,16 @@ async def drive(service: Service, url: str, plan: Plan, api_keys: dict[str, str]
 
 
 async def floor_phases(
-    service: Service, plan: Plan, api_keys: dict[str, str], variables: dict[str, str]
+    service: Service,
+    plan: Plan,
+    api_keys: dict[str, str],
+    variables: dict[str, str],
+    framework: str,
 ) -> list[Phase]:
-    """bench/floor.py in place of the service, driven by the same create-order sweep."""
+    """bench/floor.py in place of the service, driven by the same create-order sweep:
+    `asgi` the bare app, `fastapi` the same work as a FastAPI route behind our middleware."""
     floor = Service(service.env["ORDER_SERVICE_DATABASE_URL"], service.data_dir, service.workers)
+    floor.env["FLOOR_FRAMEWORK"] = framework
     postmaster_pid = int((service.data_dir / "postgres/postmaster.pid").read_text().split()[0])
     try:
         await floor.start_api(floor=variables)
@@ -704,7 +730,7 @@ async def floor_phases(
         try:
             await driver.closed("floor warm-up", 8, 3, driver.create)
             return [
-                await driver.closed("floor: create order", c, plan.sweep_seconds, driver.create)
+                await driver.closed(f"floor ({framework})", c, plan.sweep_seconds, driver.create)
                 for c in plan.create_concurrency
             ]
         finally:
@@ -834,6 +860,17 @@ def main() -> None:
             "achieved_rps_at_80pct": at_80["rps"],
             "p99_at_50pct_ms": at_50["p99_ms"],
             "pgbench_p99_at_same_rate_as_80pct_ms": pg_at_80["p99_ms"],
+            **{
+                key: value
+                for framework, floor in measured["floor"].items()
+                for key, value in (
+                    (f"floor_{framework}_peak_rps", floor["peak_rps"]),
+                    (
+                        f"floor_{framework}_fraction_of_pgbench",
+                        round(floor["peak_rps"] / pg_peak, 3),
+                    ),
+                )
+            },
             "duration_s": round(time.time() - started),
         },
     }
