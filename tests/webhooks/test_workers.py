@@ -29,14 +29,14 @@ async def emit_many(app: Any, orders: int, per_order: int) -> list[str]:
         emitted = []
         for step in range(per_order):
             for n in range(orders):
-                event = await events.emit(
+                event_id = await events.emit(
                     session,
                     "order.updated",
                     order_id=f"ord_{n}",
                     data={"order": {"id": f"ord_{n}", "version": step + 1}},
                     now=services.clock(),
                 )
-                emitted.append(event.id)
+                emitted.append(event_id)
     return emitted
 
 

@@ -52,21 +52,20 @@ async def emit(
     order_id: str | None,
     data: dict[str, Any],
     now: datetime,
-) -> Event:
+) -> str:
     """Write one event and its webhook deliveries, in one statement (as an insert, a lookup
     of the subscribed endpoints, an ORM flush of the deliveries and a notify it was four
-    round trips). They commit or roll back with the change they describe. In a session
-    that defers (`sql.defer`), the event is held and written with the request's last
-    statement; its `sequence` is then not known here."""
+    round trips); its id. They commit or roll back with the change they describe. In a
+    session that defers (`sql.defer`), the event is held and written with the request's
+    last statement."""
     assert type_ in TOPICS, type_
-    event = Event(id=new_id("evt"), type=type_, order_id=order_id, data=data, created_at=now)
-    row = {"id": event.id, "type": type_, "order_id": order_id, "data": data, "created_at": now}
+    event_id = new_id("evt")
+    row = {"id": event_id, "type": type_, "order_id": order_id, "data": data, "created_at": now}
     metrics.on_commit(session, metrics.EVENTS, type=type_)
-    if sql.hold(session, "event", _INSERT, row, _FAN_OUT):
-        return event
-    conn = await sql.connection(session)
-    event.sequence = await conn.fetchval(_WRITE, *_INSERT.args(row))
-    return event
+    if not sql.hold(session, "event", _INSERT, row, _FAN_OUT):
+        conn = await sql.connection(session)
+        await conn.execute(_WRITE, *_INSERT.args(row))
+    return event_id
 
 
 async def list_events(

@@ -80,7 +80,7 @@ async def _fire(
             {"reason": reason},
         )
         return False
-    event = await events.emit(
+    event_id = await events.emit(
         session,
         "order.follow_up_due",
         order_id=order.id,
@@ -88,7 +88,7 @@ async def _fire(
         now=now,
     )
     follow_up.status = "sent"
-    follow_up.event_id = event.id
+    follow_up.event_id = event_id
     await timeline.record(
         session,
         order.id,
@@ -96,7 +96,7 @@ async def _fire(
         "Post-delivery follow-up due: feedback, review and discount email requested.",
         SYSTEM,
         now,
-        {"event_id": event.id},
+        {"event_id": event_id},
     )
     return True
 
