@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from order_service.routing import TransactionalRoute
 from tests.conftest import Keys
-from tests.factories import ADDRESS, order_body
+from tests.factories import ADDRESS, order_body, problem
 
 SHAPES: dict[str, dict[str, Any]] = {
     "plain": {},
@@ -113,3 +114,29 @@ async def test_the_fast_path_answers_as_the_endpoint_does(
     fast, endpoint = answers.values()
     assert fast["id"] != endpoint["id"]
     assert _volatile(fast) == _volatile(endpoint)
+
+
+async def test_valid_creations_take_the_fast_lane_and_the_rest_the_endpoint(
+    client: httpx.AsyncClient, api_keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`routing.FastLanes` sends POST /v1/orders to its fast path, which answers a valid
+    order and declines the rest to the endpoint (whose answers the other tests check)."""
+    answered: list[bool] = []
+    answer_fast = TransactionalRoute.answer_fast
+
+    async def spy(route: TransactionalRoute, request: Any) -> Any:
+        response = await answer_fast(route, request)
+        answered.append(response is not None)
+        return response
+
+    monkeypatch.setattr(TransactionalRoute, "answer_fast", spy)
+    headers = api_keys.headers("storefront")
+    created = await client.post("/v1/orders", json=order_body(), headers=headers)
+    assert created.status_code == 201, created.text
+    invalid = await client.post("/v1/orders", json=order_body(currency="usd"), headers=headers)
+    problem(invalid, 422, "validation_error")
+    unknown = await client.post(
+        "/v1/orders", json=order_body(), headers={"Authorization": "Bearer nope" + "x" * 30}
+    )
+    problem(unknown, 401, "unauthenticated")
+    assert answered == [True, False, False]
