@@ -13,7 +13,8 @@ beyond this, its framework and its own code cost; no service written on this sta
 better than this floor on the same machine.
 
 Settings come from the environment, set by bench/run.py: FLOOR_DATABASE (asyncpg keyword
-arguments, JSON), FLOOR_VARIABLES (the pgbench variables, JSON) and FLOOR_POOL_SIZE.
+arguments, JSON), FLOOR_VARIABLES (the pgbench variables, JSON), FLOOR_POOL_SIZE, and
+FLOOR_FRAMEWORK=fastapi for the same work as a FastAPI route behind our middleware.
 """
 
 from __future__ import annotations

@@ -91,10 +91,10 @@ def fast_path(fast: FastPath) -> Callable[[_Endpoint], _Endpoint]:
     requests), in a transaction of its own on a pooled connection (an `sql.Unit`, no ORM
     session) after the same Idempotency-Key claim, and answers the requests it can without
     FastAPI's routing, dependency resolution, validation of a parsed body and validation of
-    the response. For anything else (no or an unknown API
-    key, a body that does not validate) it returns None: its transaction is rolled back and
-    the endpoint answers the request from the start, with the problems it documents. The
-    endpoint stays the definition of the operation; its tests hold the fast path to it."""
+    the response. For anything else (no or an unknown API key, a body that does not
+    validate) it returns None: its transaction is rolled back and the endpoint answers the
+    request from the start, with the problems it documents. The endpoint stays the
+    definition of the operation; its tests hold the fast path to it."""
 
     def mark(endpoint: _Endpoint) -> _Endpoint:
         setattr(endpoint, _FAST_PATH, fast)
