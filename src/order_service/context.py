@@ -98,9 +98,8 @@ async def _actor(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    actor = None
-    if credentials is not None:
-        actor = await authenticate(session, credentials.credentials)
+    # `credentials` is what the OpenAPI documents; `authenticated` reads the same header.
+    actor = None if credentials is None else await authenticated(request, session)
     if actor is None:
         error = errors.Unauthenticated(
             "Send a valid API key as `Authorization: Bearer <key>`."
@@ -109,7 +108,6 @@ async def _actor(
         )
         error.headers["WWW-Authenticate"] = "Bearer"
         raise error
-    request.state.actor = actor
     return actor
 
 

@@ -36,10 +36,11 @@ _MISSING = object()
 
 class Unit:
     """A request's transaction on a pooled asyncpg connection, without an ORM session, for
-    a fast path (`routing.fast_path`) that changes nothing through the ORM: opening, using
-    and committing an `AsyncSession` cost a quarter of a millisecond of CPU per request, as
-    much as the rest of the fast path's own work. `info` holds what a session's would (rows
-    held for the last statement, the prefetched API key, metrics to count on commit)."""
+    a fast path (`routing.fast_path`) that changes nothing through the ORM: an
+    `AsyncSession` around one statement cost 0.45 to 0.50 ms of CPU, a pooled connection and an
+    asyncpg transaction 0.20 to 0.22 ms (measured in-process). `info` holds what a session's
+    would (rows held for the last statement, the prefetched API key, metrics to count on
+    commit)."""
 
     __slots__ = ("conn", "info")
 
