@@ -3,8 +3,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from sqlalchemy import func, select
+from starlette.requests import Request
 
+from order_service import idempotency
 from order_service.orders.models import Order
 from tests.factories import order_body, problem
 
@@ -108,3 +111,22 @@ async def test_twelve_identical_requests_racing_create_one_order(
     again = await client.post("/v1/orders", json=order_body(), headers=headers)
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == originals[0].json()["id"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/orders", "/v1/orders/ord_1/refunds", "/a?b#c\\d", "//x;y/%20/é", "/"]
+)
+def test_the_recorded_path_is_the_urls(path: str) -> None:
+    """Fingerprints and records hold `request.url.path`, which `_path` reads without the URL:
+    a change would make every saved key look reused with another request."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8000),
+        "path": path,
+        "query_string": b"q=1",
+        "headers": [(b"host", b"orders.example")],
+    }
+    request = Request(scope)
+    assert idempotency._path(request) == request.url.path

@@ -87,6 +87,13 @@ def _digest(*parts: bytes) -> bytes:
     return h.digest()
 
 
+def _path(request: Request) -> str:
+    """`request.url.path` (what fingerprints and records have always held) without building
+    the URL: Starlette escapes these three and takes the rest of the path as it is."""
+    path: str = request.scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
 def _canonical_body(body: bytes) -> bytes:
     """Equal JSON documents fingerprint the same whatever their key order or spacing."""
     if not body.strip():
@@ -125,7 +132,7 @@ async def claim(session: sql.Tx, request: Request, key: str, now: datetime) -> C
         raise error
     body = await request.body()
     fingerprint = _digest(
-        request.method.encode(), request.url.path.encode(), _canonical_body(body)
+        request.method.encode(), _path(request).encode(), _canonical_body(body)
     ).hex()
     record = await conn.fetchrow(_FIND, scope, key)
     if record is not None and record["expires_at"] <= now:
@@ -160,7 +167,7 @@ async def save(
             "key": claimed.key,
             "fingerprint": claimed.fingerprint,
             "method": request.method,
-            "path": request.url.path,
+            "path": _path(request),
             "response_status": response.status_code,
             "response_headers": headers,
             "response_body": bytes(response.body),

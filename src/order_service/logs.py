@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import pydantic_core
+
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
@@ -19,10 +21,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
+        for key, value in vars(record).items():
+            if key not in _RESERVED:
+                entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        try:  # pydantic's serialiser: half the cost of json.dumps, on every request's line
+            return pydantic_core.to_json(entry, fallback=str).decode()
+        except pydantic_core.PydanticSerializationError:  # a lone surrogate, say
+            return json.dumps(entry, default=str)
 
 
 def configure(level: str = "INFO") -> None:

@@ -39,11 +39,12 @@ async def reject(request: Request) -> None:
     found: list[tuple[str | int, ...]] = [
         ("path", name) for name, value in request.path_params.items() if "\x00" in str(value)
     ]
-    found += [
-        ("query", name)
-        for name, value in request.query_params.multi_items()
-        if "\x00" in name + value
-    ]
+    if request.scope.get("query_string"):
+        found += [
+            ("query", name)
+            for name, value in request.query_params.multi_items()
+            if "\x00" in name + value
+        ]
     body = await request.body()
     if b"\\u0000" in body or b"\x00" in body:
         try:

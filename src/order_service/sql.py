@@ -166,7 +166,10 @@ class Insert:
         # Few shapes recur (rows and where their parameters start): built once each.
         self._statements: LRUCache[tuple[int, int, bool], str] = LRUCache(256)
         self.sql = self.statement(1)
-        self._columns = [(c.key, _encoder(c)) for c in cols]
+        self._keys = [c.key for c in cols]
+        self._encoded = [
+            (i, c.key, e) for i, c in enumerate(cols) if (e := _encoder(c)) is not None
+        ]
 
     def statement(self, rows: int, first: int = 1, *, returning: bool = True) -> str:
         """The statement for `rows` rows, numbering parameters from `first`."""
@@ -188,14 +191,11 @@ class Insert:
         )
 
     def args(self, row: Mapping[str, Any]) -> list[Any]:
-        values = []
-        for key, encode in self._columns:
+        values = [row.get(key) for key in self._keys]
+        for index, key, encode in self._encoded:
             value = row.get(key, _MISSING)
-            if value is _MISSING:
-                value = None
-            elif encode is not None:
-                value = encode(value)
-            values.append(value)
+            if value is not _MISSING:
+                values[index] = encode(value)
         return values
 
     async def execute(self, session: Tx, row: Mapping[str, Any]) -> Any:
