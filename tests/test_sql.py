@@ -152,6 +152,12 @@ def test_jsonb_parameters_are_the_json_of_their_values() -> None:
     # pydantic's serialiser refuses a lone surrogate; json.dumps writes it as an escape,
     # which PostgreSQL then refuses, as it always did
     assert sql._json({"a": "\ud800"}) == '{"a": "\\ud800"}'
+    when = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert json.loads(sql._json({"at": when})) == {"at": "2026-12-01T08:00:00Z"}
+    assert json.loads(sql._json({"at": when, "a": "\ud800"})) == {
+        "at": "2026-12-01T08:00:00Z",
+        "a": "\ud800",
+    }
 
 
 async def test_a_unit_commits_rolls_back_or_declines_and_counts_metrics_on_commit(

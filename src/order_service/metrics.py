@@ -47,10 +47,23 @@ def on_commit(session: Any, counter: Counter, amount: float = 1, **labels: str) 
     info.setdefault(_PENDING, []).append((counter, amount, labels))
 
 
+_SERIES: dict[tuple[Counter, tuple[tuple[str, str], ...]], Counter] = {}
+
+
+def _series(counter: Counter, labels: dict[str, str]) -> Counter:
+    """`counter.labels(**labels)`, looked up once per label set (event types, who
+    cancelled, currencies: a few dozen): `labels` takes a lock on every call."""
+    key = (counter, tuple(labels.items()))
+    series = _SERIES.get(key)
+    if series is None:
+        series = _SERIES[key] = counter.labels(**labels)
+    return series
+
+
 def committed(info: dict[Any, Any]) -> None:
     """Count what `on_commit` held in a transaction's `info`: it committed."""
     for counter, amount, labels in info.pop(_PENDING, []):
-        (counter.labels(**labels) if labels else counter).inc(amount)
+        (_series(counter, labels) if labels else counter).inc(amount)
 
 
 def rolled_back(info: dict[Any, Any]) -> None:

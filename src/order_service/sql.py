@@ -125,12 +125,13 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
 
 def _json(value: Any) -> str:
     """JSON text for a jsonb parameter: by pydantic's serialiser, several times faster than
-    `json.dumps` on an event's order; `json.dumps` for what it refuses (a lone surrogate,
-    which PostgreSQL then refuses in turn, as it did before)."""
+    `json.dumps` on an event's order, and it takes values (datetimes) as the API shows them;
+    by `json.dumps` for what it refuses (a lone surrogate, which PostgreSQL then refuses in
+    turn, as it did before)."""
     try:
         return pydantic_core.to_json(value).decode()
     except pydantic_core.PydanticSerializationError:
-        return json.dumps(value)
+        return json.dumps(pydantic_core.to_jsonable_python(value))
 
 
 def _encoder(column: Column[Any]) -> Any:

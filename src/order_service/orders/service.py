@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import pydantic_core
 from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -274,7 +273,7 @@ async def create_order(
         session,
         "order.created",
         order_id=order_id,
-        data=_payload(pydantic_core.to_jsonable_python(created.fields), settings),
+        data=_payload(created.fields, settings),  # serialised as the response is: `sql._json`
         now=now,
     )
     return created
