@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck pytest fuzz format openapi bench profile clean
+.PHONY: install run test lint typecheck pytest fuzz format openapi bench profile instructions clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -47,6 +47,9 @@ bench: install
 
 profile: install
 	$(BIN)/python bench/run.py --profile $${WHAT:-create}
+
+instructions: install
+	$(BIN)/python bench/instructions.py $${SRC:+--src $$SRC}
 
 openapi: install
 	$(BIN)/order-service openapi --output openapi/openapi.json

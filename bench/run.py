@@ -38,6 +38,7 @@ import random
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -93,6 +94,8 @@ class Plan:
     webhook_seconds: float = 10
     pgbench_clients: tuple[int, ...] = (4, 8, 16)
     pgbench_seconds: int = 8
+    paired_rounds: int = 3
+    paired_seconds: float = 4
 
 
 QUICK = Plan(
@@ -103,6 +106,8 @@ QUICK = Plan(
     webhook_seconds=4,
     pgbench_clients=(8,),
     pgbench_seconds=3,
+    paired_rounds=1,
+    paired_seconds=2,
 )
 
 
@@ -535,6 +540,36 @@ def pgbench_variables(keys_: dict[str, str], order: dict[str, Any]) -> dict[str,
     }
 
 
+def run_pgbench_once(
+    url: str,
+    data_dir: Path,
+    variables: dict[str, str],
+    name: str,
+    clients: int,
+    seconds: float,
+    *extra: str,
+) -> str:
+    """One pgbench run of the order-creation script; its report (also under `data_dir`)."""
+    conn = asyncpg_kwargs(url)
+    command = [
+        str(embedded.bin_dir() / "pgbench"),
+        "--no-vacuum", "--protocol=prepared", f"--client={clients}", "--jobs=2",
+        f"--time={seconds:g}", f"--file={ROOT / 'bench/create_order.pgbench.sql'}",
+        f"--host={conn['host']}", f"--username={conn['user']}",
+        *(f"--define={k}={v}" for k, v in variables.items()), *extra,
+        conn["database"],
+    ]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"pgbench failed:\n{out.stderr}\n{out.stdout}")
+    (data_dir / f"pgbench-{name}.log").write_text(out.stdout + out.stderr)
+    return out.stdout
+
+
+def pgbench_tps(stdout: str) -> float:
+    return round(float(re.search(r"tps = ([\d.]+)", stdout).group(1)), 1)  # type: ignore[union-attr]
+
+
 def run_pgbench(
     url: str,
     data_dir: Path,
@@ -545,27 +580,12 @@ def run_pgbench(
 ) -> dict[str, list[dict[str, Any]]]:
     """pgbench with the order-creation script: closed loop at `plan.pgbench_clients`, then
     at the fixed `rates` the service's open-loop phases offered, for its latency there."""
-    conn = asyncpg_kwargs(url)
     variables = pgbench_variables(keys_, order)
 
     def pgbench(name: str, clients: int, seconds: float, *extra: str) -> str:
-        command = [
-            str(embedded.bin_dir() / "pgbench"),
-            "--no-vacuum", "--protocol=prepared", f"--client={clients}", "--jobs=2",
-            f"--time={seconds:g}", f"--file={ROOT / 'bench/create_order.pgbench.sql'}",
-            f"--host={conn['host']}", f"--username={conn['user']}",
-            *(f"--define={k}={v}" for k, v in variables.items()), *extra,
-            conn["database"],
-        ]  # fmt: skip
-        out = subprocess.run(command, capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            raise SystemExit(f"pgbench failed:\n{out.stderr}\n{out.stdout}")
-        (data_dir / f"pgbench-{name}.log").write_text(out.stdout + out.stderr)
-        return out.stdout
+        return run_pgbench_once(url, data_dir, variables, name, clients, seconds, *extra)
 
-    def tps(stdout: str) -> float:
-        return round(float(re.search(r"tps = ([\d.]+)", stdout).group(1)), 1)  # type: ignore[union-attr]
-
+    tps = pgbench_tps
     closed = []
     for clients in plan.pgbench_clients:
         out = pgbench(str(clients), clients, plan.pgbench_seconds)
@@ -661,6 +681,14 @@ def table(result: dict[str, Any]) -> str:
         f"{s['p99_at_80pct_ms']} ms (target < 50 ms; {s['achieved_rps_at_80pct']} req/s "
         f"achieved), at 50 % {s['p99_at_50pct_ms']} ms; the database alone at the 80 % rate: "
         f"p99 {s['pgbench_p99_at_same_rate_as_80pct_ms']} ms.",
+        "paired rounds (pgbench, then the service at its peak concurrency, a few seconds each): "
+        + ", ".join(
+            f"{p['service_rps']} / {p['pgbench_tps']} = {p['fraction']:.0%}"
+            for p in result["paired"]
+        )
+        + f"; median {s['paired_fraction_median']:.0%} (floors paired the same way: bare ASGI "
+        f"{s['floor_asgi_paired_fraction_median']:.0%}, FastAPI route "
+        f"{s['floor_fastapi_paired_fraction_median']:.0%}).",
         f"floors: bare ASGI {s['floor_asgi_peak_rps']} req/s = "
         f"{s['floor_asgi_fraction_of_pgbench']:.0%} of pgbench; FastAPI route behind our "
         f"middleware {s['floor_fastapi_peak_rps']} req/s = "
@@ -694,6 +722,8 @@ async def drive(service: Service, url: str, plan: Plan, api_keys: dict[str, str]
         phases += sweep
         peak = max(sweep, key=lambda p: len(p.latencies) / p.seconds)
         peak_rps = len(peak.latencies) / peak.seconds
+        paired = await paired_rounds(driver, service, url, plan, api_keys, peak.load)
+        phases += [round_["phase"] for round_ in paired]
         for fraction in (0.8, 0.5):
             phases.append(
                 await driver.open(
@@ -731,12 +761,56 @@ async def drive(service: Service, url: str, plan: Plan, api_keys: dict[str, str]
             framework: {
                 "phases": [p.summary() for p in phases],
                 "peak_rps": round(max(len(p.latencies) / p.seconds for p in phases), 1),
+                "paired": [
+                    {key: value for key, value in round_.items() if key != "phase"}
+                    for round_ in paired_
+                ],
             }
-            for framework, phases in floors.items()
+            for framework, (phases, paired_) in floors.items()
         },
         "webhooks": webhooks,
+        "paired": [
+            {key: value for key, value in round_.items() if key != "phase"} for round_ in paired
+        ],
         "sample_order": sample_order,
     }
+
+
+async def paired_rounds(
+    driver: Driver,
+    service: Service,
+    url: str,
+    plan: Plan,
+    api_keys: dict[str, str],
+    concurrency: int,
+) -> list[dict[str, Any]]:
+    """pgbench and the service's create at its peak concurrency in turns, a few seconds
+    each: the VM's speed drifts by a third over minutes, and the sweep's peak and the
+    pgbench runs at the end are minutes apart. pgbench runs at each of its client counts
+    and the best counts (the service sits idle meanwhile)."""
+    variables = pgbench_variables(api_keys, driver.orders[0])
+    rounds = []
+    for i in range(plan.paired_rounds):
+        best = 0.0
+        for clients in plan.pgbench_clients[:2]:
+            out = await asyncio.to_thread(
+                run_pgbench_once, url, service.data_dir, variables, f"paired-{i}-{clients}",
+                clients, plan.paired_seconds,
+            )  # fmt: skip
+            best = max(best, pgbench_tps(out))
+        phase = await driver.closed(
+            "create order, paired with pgbench", concurrency, plan.paired_seconds, driver.create
+        )
+        rps = len(phase.latencies) / phase.seconds
+        rounds.append(
+            {
+                "phase": phase,
+                "pgbench_tps": best,
+                "service_rps": round(rps, 1),
+                "fraction": round(rps / best, 3),
+            }
+        )
+    return rounds
 
 
 async def floor_phases(
@@ -745,9 +819,10 @@ async def floor_phases(
     api_keys: dict[str, str],
     variables: dict[str, str],
     framework: str,
-) -> list[Phase]:
-    """bench/floor.py in place of the service, driven by the same create-order sweep:
-    `asgi` the bare app, `fastapi` the same work as a FastAPI route behind our middleware."""
+) -> tuple[list[Phase], list[dict[str, Any]]]:
+    """bench/floor.py in place of the service, driven by the same create-order sweep and
+    paired rounds: `asgi` the bare app, `fastapi` the same work as a FastAPI route behind
+    our middleware."""
     floor = Service(service.env["ORDER_SERVICE_DATABASE_URL"], service.data_dir, service.workers)
     floor.env["FLOOR_FRAMEWORK"] = framework
     postmaster_pid = int((service.data_dir / "postgres/postmaster.pid").read_text().split()[0])
@@ -756,10 +831,14 @@ async def floor_phases(
         driver = Driver(floor, CpuMeter(floor, postmaster_pid), api_keys)
         try:
             await driver.closed("floor warm-up", 8, 3, driver.create)
-            return [
+            sweep = [
                 await driver.closed(f"floor ({framework})", c, plan.sweep_seconds, driver.create)
                 for c in plan.create_concurrency
             ]
+            peak = max(sweep, key=lambda p: len(p.latencies) / p.seconds)
+            url = floor.env["ORDER_SERVICE_DATABASE_URL"]
+            paired = await paired_rounds(driver, floor, url, plan, api_keys, peak.load)
+            return sweep, paired
         finally:
             await driver.client.aclose()
     finally:
@@ -892,6 +971,7 @@ def main() -> None:
             "create_peak_rps": measured["peak"]["rps"],
             "pgbench_peak_tps": pg_peak,
             "fraction_of_pgbench": round(measured["peak"]["rps"] / pg_peak, 3),
+            "paired_fraction_median": statistics.median(p["fraction"] for p in measured["paired"]),
             "p99_at_80pct_ms": at_80["p99_ms"],
             "achieved_rps_at_80pct": at_80["rps"],
             "p99_at_50pct_ms": at_50["p99_ms"],
@@ -900,6 +980,10 @@ def main() -> None:
                 key: value
                 for framework, floor in measured["floor"].items()
                 for key, value in (
+                    (
+                        f"floor_{framework}_paired_fraction_median",
+                        statistics.median(p["fraction"] for p in floor["paired"]),
+                    ),
                     (f"floor_{framework}_peak_rps", floor["peak_rps"]),
                     (
                         f"floor_{framework}_fraction_of_pgbench",
