@@ -47,23 +47,25 @@ def on_commit(session: Any, counter: Counter, amount: float = 1, **labels: str) 
     info.setdefault(_PENDING, []).append((counter, amount, labels))
 
 
-_SERIES: dict[tuple[Counter, tuple[tuple[str, str], ...]], Counter] = {}
+_SERIES: dict[tuple[Any, tuple[str, ...], tuple[tuple[str, str], ...]], Any] = {}
 
 
-def _series(counter: Counter, labels: dict[str, str]) -> Counter:
-    """`counter.labels(**labels)`, looked up once per label set (event types, who
-    cancelled, currencies: a few dozen): `labels` takes a lock on every call."""
-    key = (counter, tuple(labels.items()))
-    series = _SERIES.get(key)
-    if series is None:
-        series = _SERIES[key] = counter.labels(**labels)
-    return series
+def series(metric: Any, *values: str, **labels: str) -> Any:
+    """`metric.labels(*values, **labels)`, looked up once per label set: `labels` takes a
+    lock and converts its labels on every call, and the hot paths count on every request.
+    Only for bounded label sets (routes, methods and statuses the app answers, event types,
+    who cancelled, currencies)."""
+    key = (metric, values, tuple(labels.items()))
+    found = _SERIES.get(key)
+    if found is None:
+        found = _SERIES[key] = metric.labels(*values, **labels)
+    return found
 
 
 def committed(info: dict[Any, Any]) -> None:
     """Count what `on_commit` held in a transaction's `info`: it committed."""
     for counter, amount, labels in info.pop(_PENDING, []):
-        (_series(counter, labels) if labels else counter).inc(amount)
+        (series(counter, **labels) if labels else counter).inc(amount)
 
 
 def rolled_back(info: dict[Any, Any]) -> None:

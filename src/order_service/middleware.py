@@ -12,7 +12,7 @@ from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from order_service import problems
+from order_service import metrics, problems
 from order_service.problems import problem_response
 
 log = logging.getLogger("order_service.http")
@@ -29,20 +29,6 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-
-
-_SERIES: dict[tuple[str, str, str], tuple[Any, Any]] = {}
-
-
-def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
-    """The request counter's and the latency histogram's series for these labels, looked up
-    once (`labels` takes a lock and converts its labels on every call). Bounded: routes are
-    the app's, methods are what routes take or a few others, statuses are what it answers."""
-    key = (method, route, str(status))
-    series = _SERIES.get(key)
-    if series is None:
-        series = _SERIES[key] = (HTTP_REQUESTS.labels(*key), HTTP_LATENCY.labels(method, route))
-    return series
 
 
 def _route_of(scope: Scope) -> str:
@@ -102,9 +88,8 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = _route_of(scope)
             method = scope["method"]
-            requests, latency = _series(method, route, status)
-            requests.inc()
-            latency.observe(elapsed)
+            metrics.series(HTTP_REQUESTS, method, route, str(status)).inc()
+            metrics.series(HTTP_LATENCY, method, route).observe(elapsed)
             actor = scope.get("state", {}).get("actor")
             extra: dict[str, Any] = {
                 "request_id": request_id,

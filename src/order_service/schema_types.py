@@ -97,9 +97,10 @@ _PLAIN_EMAIL = re.compile(
     re.ASCII,
 )
 """The common address: a dot-atom ASCII local part at a lower-case ASCII host name whose
-top-level label is letters. email-validator accepts each of these as it is (tests/
-test_schema_types.py holds the two to that); `_plain` also leaves it what the regex cannot
-say: lengths, `--` (punycode, hyphen rules) and the mailbox names it lower-cases."""
+top-level label is letters, which email-validator accepts as it is
+(`tests/test_schema_types.py` holds the two to that). `_plain` leaves to email-validator
+what the pattern cannot say: lengths, `--` (punycode, hyphen rules) and the mailbox names
+it lower-cases."""
 
 
 _LOWERED = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
