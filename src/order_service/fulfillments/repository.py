@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
+from order_service import sql
 from order_service.fulfillments import errors
 from order_service.fulfillments.models import (
     FollowUp,
@@ -49,7 +50,15 @@ async def order_id_of(session: AsyncSession, fulfillment_id: str) -> str:
 
 async def of_order(session: AsyncSession, order_id: str) -> list[Fulfillment]:
     """All of an order's fulfilments, freshly read: call it with the order row locked.
-    Pending changes are flushed first, so the fresh read cannot overwrite them."""
+    Pending changes are flushed first, so the fresh read cannot overwrite them. An order
+    with none (every order until it is picked) costs one plain statement: the ORM's load
+    with its loader options cost a tenth of a refund's or a cancellation's API CPU."""
+    conn = await sql.connection(session)
+    if (
+        await conn.fetchval("SELECT 1 FROM fulfillments WHERE order_id = $1 LIMIT 1", order_id)
+        is None
+    ):
+        return []
     await session.flush()
     result = await session.scalars(
         select(Fulfillment)
