@@ -49,7 +49,7 @@ profile: install
 	$(BIN)/python bench/run.py --profile $${WHAT:-create}
 
 instructions: install
-	$(BIN)/python bench/instructions.py $${SRC:+--src $$SRC}
+	$(BIN)/python bench/instructions.py $${SRC:+--src $$SRC} $${OPERATION:+--operation $$OPERATION}
 
 openapi: install
 	$(BIN)/order-service openapi --output openapi/openapi.json
