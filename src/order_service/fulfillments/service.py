@@ -139,7 +139,7 @@ async def recount(
     order's, if the caller has read them under that lock (`current`), else they are read."""
     fulfillments = known_fulfillments
     if fulfillments is None:
-        fulfillments = await repository.of_order(session, order.id)
+        fulfillments = await _of(session, order)
     before = order.fulfillment_status
     after = policy.order_fulfillment_status(_count_units(order, fulfillments))
     if after == before:
@@ -161,7 +161,13 @@ async def recount(
 async def current(session: AsyncSession, order: Order) -> list[Fulfillment]:
     """The order's fulfilments, freshly read: for a caller holding the order lock that
     passes them to several steps of one change (nothing else can change them meanwhile)."""
-    return await repository.of_order(session, order.id)
+    return await _of(session, order)
+
+
+async def _of(session: AsyncSession, order: Order) -> list[Fulfillment]:
+    return await repository.of_order(
+        session, order.id, probably_none=order.fulfillment_status == "unfulfilled"
+    )
 
 
 async def release_pending(
@@ -363,7 +369,7 @@ async def create(
         raise common.OrderNotOpen(
             f"Order #{order.number} is {order.status}; only open orders can be fulfilled."
         )
-    fulfillments = await repository.of_order(session, order.id)
+    fulfillments = await _of(session, order)
     shipped = body.status == "shipped"
     fulfillment = Fulfillment(
         id=new_id("ful"),
