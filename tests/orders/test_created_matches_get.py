@@ -1,6 +1,7 @@
 """A new order is answered from the rows just written (`presenter.order_fields`), not read
-back: the 201 must be what GET answers for it next, and its `order.created` event must carry
-the same order, whatever the order looks like."""
+back, and GET serialises the rows it reads the same way: the 201 must be what GET answers
+for it next, both must be what `OrderOut` makes of them, and its `order.created` event must
+carry the same order, whatever the order looks like."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from order_service.orders.schemas import OrderOut
 from order_service.routing import TransactionalRoute
 from tests.conftest import Keys
 from tests.factories import ADDRESS, order_body, problem
@@ -54,6 +56,9 @@ async def _same_as_get(client: httpx.AsyncClient, keys: Keys, created: httpx.Res
     single = await client.get(created.headers["location"], headers=keys.headers("storefront"))
     # Equal as JSON: addresses come back from jsonb with their keys in jsonb's own order.
     assert single.json() == order
+    # Both are serialised from rows (`order_fields`), not through `OrderOut`: they must be
+    # what `OrderOut`, the documented schema, makes of them, as every change's answer is.
+    assert OrderOut.model_validate(order).model_dump(mode="json") == order
     assert created.headers["etag"] == single.headers["etag"] == f'"{order["version"]}"'
     events = await client.get(
         "/v1/events",

@@ -49,9 +49,10 @@ def order_fields(
     order: Row, line_items: Iterable[Row], now: datetime, settings: Settings
 ) -> dict[str, Any]:
     """An order as the API shows it, from its `orders` row and its `line_items` rows: the one
-    definition of its fields, in `OrderOut`'s order. The order GET and every change validate
-    it into `OrderOut`; the order list serialises it as it is (`order_page_json`), so the two
-    cannot differ."""
+    definition of its fields, in `OrderOut`'s order. Every change validates it into
+    `OrderOut`; a new order, the order GET and the order list serialise it as it is (by the
+    serialiser FastAPI uses for `OrderOut`), so none can differ, and
+    `tests/orders/test_created_matches_get.py` holds what they send to `OrderOut`."""
     lines = list(line_items)
     customer_decision = cancellation.decide(
         _cancellation_state(order, lines),
