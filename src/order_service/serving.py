@@ -4,52 +4,101 @@ uvicorn's own multi-process mode hands every process one shared listening socket
 whichever process wakes first accepts the waiting connections. Keep-alive connections then
 stay where they landed: under load one process was measured at 85 % of a core and the other
 at 30 % (`bench/`). With a socket each in one `SO_REUSEPORT` group, the kernel spreads new
-connections over the processes by hash instead. uvicorn's supervisor still runs them
-(health checks, restarting a process that dies, SIGTERM and SIGHUP); only the server it
-starts in each process is ours.
+connections over the processes by hash instead. uvicorn has no public way to give each of
+its processes a socket of its own, so this module supervises the processes itself, through
+uvicorn's public `Server.run(sockets=...)`: it restarts a process that dies, rolls them all
+on SIGHUP, and on SIGINT or SIGTERM asks each to finish its requests and waits for them.
 
 `freeze_heap` is for every long-running process, API and worker alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import multiprocessing
+import signal
 import socket
+import threading
+from multiprocessing.process import BaseProcess
+from types import FrameType
 
 import uvicorn
-from uvicorn.supervisors import multiprocess
+
+_SPAWN = multiprocessing.get_context("spawn")
+_POLL_SECONDS = 0.5
 
 
-def _listener(config: uvicorn.Config) -> socket.socket:
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+def _listener(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((config.host, config.port))
+    sock.bind((host, port))
     return sock
 
 
-class ReusePortServer(uvicorn.Server):
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=[_listener(self.config)])
+def _serve_one(config: uvicorn.Config) -> None:
+    """One API process: its own socket in the port's `SO_REUSEPORT` group."""
+    uvicorn.Server(config).run(sockets=[_listener(config.host, config.port)])
 
 
-class _Process(multiprocess.Process):
-    @property
-    def server(self) -> uvicorn.Server:
-        if self._server is None:
-            self._server = ReusePortServer(config=self.config)
-        return self._server
+class _Supervisor:
+    def __init__(self, config: uvicorn.Config) -> None:
+        self.config = config
+        self.processes: list[BaseProcess] = []
+        self.stopping = threading.Event()
+        self.rolling = threading.Event()
+
+    def _start(self) -> BaseProcess:
+        process = _SPAWN.Process(target=_serve_one, args=(self.config,), daemon=False)
+        process.start()
+        return process
+
+    def _stop(self, process: BaseProcess) -> None:
+        if process.is_alive():
+            process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        process.join(self.config.timeout_graceful_shutdown or None)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self.rolling.set()
+        else:
+            self.stopping.set()
+
+    def run(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        self.processes = [self._start() for _ in range(self.config.workers)]
+        try:
+            while not self.stopping.wait(_POLL_SECONDS):
+                if self.rolling.is_set():
+                    self.rolling.clear()
+                    for index, process in enumerate(self.processes):
+                        self._stop(process)
+                        self.processes[index] = self._start()
+                for index, process in enumerate(self.processes):
+                    if not process.is_alive():  # died: a new one takes its place
+                        process.join()
+                        self.processes[index] = self._start()
+        finally:
+            for process in self.processes:
+                with contextlib.suppress(OSError):
+                    if process.is_alive():
+                        process.terminate()
+            for process in self.processes:
+                self._stop(process)
 
 
 def run_processes(config: uvicorn.Config) -> None:
     """Supervise `config.workers` processes until SIGINT or SIGTERM."""
     # Fail here, once, if the address is taken, rather than in every process. Bound but not
     # listening, this socket is not in the group the kernel hands connections to.
-    _listener(config).close()
-    # The supervisor creates its processes through this module-level name.
-    multiprocess.Process = _Process  # type: ignore[misc]
-    multiprocess.Multiprocess(config, sockets=[]).run()
+    _listener(config.host, config.port).close()
+    _Supervisor(config).run()
 
 
 def freeze_heap() -> None:
