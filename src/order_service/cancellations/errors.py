@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from order_service import errors as common
 from order_service.errors import DomainError
 
 
@@ -40,15 +39,3 @@ class RefundRequired(DomainError):
     status = 422
     code = "refund_required"
     title = "A customer cancellation always refunds what was paid"
-
-
-BY_CODE = {
-    e.code: e
-    for e in (
-        CancellationWindowExpired,
-        OrderInFulfillment,
-        OrderAlreadyFulfilled,
-        OrderAlreadyCancelled,
-        common.OrderNotOpen,
-    )
-}

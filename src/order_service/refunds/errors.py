@@ -75,17 +75,3 @@ class RefundAlreadySettled(DomainError):
     status = 409
     code = "refund_already_settled"
     title = "The refund is already settled"
-
-
-BY_CODE = {
-    e.code: e
-    for e in (
-        RefundExceedsRefundable,
-        RefundWindowExpired,
-        ItemNotRefundable,
-        LineItemNotFound,
-        ShippingNotRefundable,
-        OrderNotPaid,
-        RefundEmpty,
-    )
-}
