@@ -8,11 +8,19 @@ PROBLEM_TYPE_BASE = "https://order-service.dev/problems/"
 
 
 class DomainError(Exception):
-    """A refusal the client can act on. One handler renders it as `application/problem+json`."""
+    """A refusal the client can act on. One handler renders it as `application/problem+json`.
+    Each code has one subclass, which sets `status`, `code` and `title`."""
 
-    status: ClassVar[int] = 409
-    code: ClassVar[str] = "conflict"
-    title: ClassVar[str] = "Conflict"
+    status: ClassVar[int]
+    code: ClassVar[str]
+    title: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A class that inherited its code would answer with another error's code.
+        missing = {"status", "code", "title"} - cls.__dict__.keys()
+        if missing:
+            raise TypeError(f"{cls.__name__} must set {', '.join(sorted(missing))}")
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -31,86 +39,161 @@ class DomainError(Exception):
         }
 
 
-def define_error(name: str, status: int, code: str, title: str) -> type[DomainError]:
-    """A DomainError subclass; domains declare theirs in their own `errors.py`."""
-    return type(name, (DomainError,), {"status": status, "code": code, "title": title})
-
-
 # Generic
-BadRequest = define_error("BadRequest", 400, "bad_request", "Bad request")
-InvalidJson = define_error("InvalidJson", 400, "invalid_json", "Malformed JSON body")
-ValidationFailed = define_error("ValidationFailed", 422, "validation_error", "Invalid request")
-InvalidCursor = define_error("InvalidCursor", 400, "invalid_cursor", "Invalid pagination cursor")
-InvalidIdempotencyKey = define_error(
-    "InvalidIdempotencyKey", 400, "invalid_idempotency_key", "Invalid Idempotency-Key"
-)
-InvalidIfMatch = define_error("InvalidIfMatch", 400, "invalid_if_match", "Invalid If-Match header")
-Unauthenticated = define_error(
-    "Unauthenticated", 401, "unauthenticated", "Missing or unknown API key"
-)
-Forbidden = define_error("Forbidden", 403, "forbidden", "API key lacks the required role")
-NotFound = define_error("NotFound", 404, "not_found", "Not found")
-MethodNotAllowed = define_error("MethodNotAllowed", 405, "method_not_allowed", "Method not allowed")
-NotAcceptable = define_error("NotAcceptable", 406, "not_acceptable", "Not acceptable")
-PreconditionFailed = define_error(
-    "PreconditionFailed", 412, "precondition_failed", "The resource has changed"
-)
-PayloadTooLarge = define_error(
-    "PayloadTooLarge", 413, "payload_too_large", "Request body too large"
-)
-UnsupportedMediaType = define_error(
-    "UnsupportedMediaType", 415, "unsupported_media_type", "Unsupported media type"
-)
-Conflict = define_error("Conflict", 409, "conflict", "Conflict")
-ServiceUnavailable = define_error(
-    "ServiceUnavailable", 503, "service_unavailable", "Service temporarily unavailable"
-)
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+
+class InvalidJson(DomainError):
+    status = 400
+    code = "invalid_json"
+    title = "Malformed JSON body"
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_error"
+    title = "Invalid request"
+
+
+class InvalidCursor(DomainError):
+    status = 400
+    code = "invalid_cursor"
+    title = "Invalid pagination cursor"
+
+
+class InvalidIdempotencyKey(DomainError):
+    status = 400
+    code = "invalid_idempotency_key"
+    title = "Invalid Idempotency-Key"
+
+
+class InvalidIfMatch(DomainError):
+    status = 400
+    code = "invalid_if_match"
+    title = "Invalid If-Match header"
+
+
+class Unauthenticated(DomainError):
+    status = 401
+    code = "unauthenticated"
+    title = "Missing or unknown API key"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "API key lacks the required role"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class MethodNotAllowed(DomainError):
+    status = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
+
+
+class NotAcceptable(DomainError):
+    status = 406
+    code = "not_acceptable"
+    title = "Not acceptable"
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    code = "precondition_failed"
+    title = "The resource has changed"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+    title = "Request body too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class ServiceUnavailable(DomainError):
+    status = 503
+    code = "service_unavailable"
+    title = "Service temporarily unavailable"
+
 
 # Idempotency
-IdempotencyKeyReused = define_error(
-    "IdempotencyKeyReused",
-    422,
-    "idempotency_key_reused",
-    "Idempotency-Key already used with a different request",
-)
-IdempotencyRequestInProgress = define_error(
-    "IdempotencyRequestInProgress",
-    409,
-    "idempotency_request_in_progress",
-    "A request with this Idempotency-Key is still being processed",
-)
+class IdempotencyKeyReused(DomainError):
+    status = 422
+    code = "idempotency_key_reused"
+    title = "Idempotency-Key already used with a different request"
+
+
+class IdempotencyRequestInProgress(DomainError):
+    status = 409
+    code = "idempotency_request_in_progress"
+    title = "A request with this Idempotency-Key is still being processed"
+
 
 # Orders
-OrderNotFound = define_error("OrderNotFound", 404, "order_not_found", "Order not found")
-OrderHasPayments = define_error(
-    "OrderHasPayments", 409, "order_has_payments", "Order has payments: archive it instead"
-)
-OrderFulfillmentStarted = define_error(
-    "OrderFulfillmentStarted",
-    409,
-    "order_fulfillment_started",
-    "Fulfilment has started: the shipping address can no longer change",
-)
-OrderNotOpen = define_error("OrderNotOpen", 409, "order_not_open", "The order is not open")
-OrderAlreadyArchived = define_error(
-    "OrderAlreadyArchived", 409, "order_already_archived", "The order is already archived"
-)
-OrderNotArchived = define_error(
-    "OrderNotArchived", 409, "order_not_archived", "The order is not archived"
-)
-InvalidOrder = define_error("InvalidOrder", 422, "invalid_order", "The order is not valid")
-TransactionNotAllowed = define_error(
-    "TransactionNotAllowed",
-    409,
-    "transaction_not_allowed",
-    "The payment transaction does not fit the order's payment state",
-)
-TransactionExceedsAmount = define_error(
-    "TransactionExceedsAmount",
-    422,
-    "transaction_exceeds_amount",
-    "The transaction amount exceeds what the order allows",
-)
+class OrderNotFound(DomainError):
+    status = 404
+    code = "order_not_found"
+    title = "Order not found"
+
+
+class OrderHasPayments(DomainError):
+    status = 409
+    code = "order_has_payments"
+    title = "Order has payments: archive it instead"
+
+
+class OrderFulfillmentStarted(DomainError):
+    status = 409
+    code = "order_fulfillment_started"
+    title = "Fulfilment has started: the shipping address can no longer change"
+
+
+class OrderNotOpen(DomainError):
+    status = 409
+    code = "order_not_open"
+    title = "The order is not open"
+
+
+class InvalidOrder(DomainError):
+    status = 422
+    code = "invalid_order"
+    title = "The order is not valid"
+
+
+class TransactionNotAllowed(DomainError):
+    status = 409
+    code = "transaction_not_allowed"
+    title = "The payment transaction does not fit the order's payment state"
+
+
+class TransactionExceedsAmount(DomainError):
+    status = 422
+    code = "transaction_exceeds_amount"
+    title = "The transaction amount exceeds what the order allows"
+
 
 # API keys
-ApiKeyNotFound = define_error("ApiKeyNotFound", 404, "api_key_not_found", "API key not found")
+class ApiKeyNotFound(DomainError):
+    status = 404
+    code = "api_key_not_found"
+    title = "API key not found"

@@ -12,8 +12,7 @@ from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from order_service import metrics, problems
-from order_service.problems import problem_response
+from order_service import errors, metrics, problems
 
 log = logging.getLogger("order_service.http")
 
@@ -158,10 +157,7 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413,
-            "payload_too_large",
-            "Request body too large",
-            f"Request bodies are limited to {self.max_bytes} bytes.",
+        response = problems.render(
+            errors.PayloadTooLarge(f"Request bodies are limited to {self.max_bytes} bytes.")
         )
         await response(scope, receive, send)

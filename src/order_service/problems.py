@@ -145,16 +145,17 @@ def document(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-_HTTP_CODES = {
-    400: ("bad_request", "Bad request"),
-    401: ("unauthenticated", "Missing or unknown API key"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not_found", "Not found"),
-    405: ("method_not_allowed", "Method not allowed"),
-    406: ("not_acceptable", "Not acceptable"),
-    413: ("payload_too_large", "Request body too large"),
-    415: ("unsupported_media_type", "Unsupported media type"),
+_HTTP_ERRORS: dict[int, type[DomainError]] = {
+    400: errors.BadRequest,
+    401: errors.Unauthenticated,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    406: errors.NotAcceptable,
+    413: errors.PayloadTooLarge,
+    415: errors.UnsupportedMediaType,
 }
+"""The errors Starlette and FastAPI raise as `HTTPException`, by status."""
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -164,18 +165,22 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def render(error: DomainError) -> ProblemResponse:
+    return ProblemResponse(
+        error.to_problem(), status_code=error.status, headers=error.headers or None
+    )
+
+
 async def _domain_error(_: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DomainError)
-    return ProblemResponse(exc.to_problem(), status_code=exc.status, headers=exc.headers or None)
+    return render(exc)
 
 
 async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     raw = exc.errors()
     if any(e.get("type") == "json_invalid" for e in raw):
-        return problem_response(
-            400, "invalid_json", "Malformed JSON body", "The request body is not valid JSON."
-        )
+        return render(errors.InvalidJson("The request body is not valid JSON."))
     field_errors = [
         {
             "field": _field_path(tuple(e.get("loc", ()))),
@@ -185,13 +190,13 @@ async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
         for e in raw
     ]
     detail = "; ".join(f"{fe['field'] or 'body'}: {fe['message']}" for fe in field_errors[:5])
-    invalid = errors.ValidationFailed
-    return problem_response(422, invalid.code, invalid.title, detail, errors=field_errors)
+    return render(errors.ValidationFailed(detail, errors=field_errors))
 
 
 async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+    known = _HTTP_ERRORS.get(exc.status_code)
+    code, title = (known.code, known.title) if known else ("http_error", "HTTP error")
     detail = exc.detail if isinstance(exc.detail, str) else title
     headers = dict(exc.headers) if exc.headers else {}
     if exc.status_code == 405:
@@ -263,11 +268,10 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     if isinstance(exc, IntegrityError | asyncpg.IntegrityConstraintViolationError):
         cause = getattr(exc, "orig", exc)
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, cause)
-        return problem_response(
-            409,
-            "conflict",
-            "Conflict",
-            "The change conflicts with the current state of the resource; reload and retry.",
+        return render(
+            errors.Conflict(
+                "The change conflicts with the current state of the resource; reload and retry."
+            )
         )
     if _is_unavailable(exc):
         busy = any(isinstance(cause, PoolTimeoutError) for cause in _causes(exc))
@@ -278,18 +282,16 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
             request.url.path,
             exc,
         )
-        return problem_response(
-            503,
-            "service_unavailable",
-            "Service temporarily unavailable",
+        unavailable = errors.ServiceUnavailable(
             (
                 "The service is at capacity: no database connection came free in time"
                 if busy
                 else "The database is unreachable"
             )
-            + "; retry shortly (with the same Idempotency-Key).",
-            headers={"Retry-After": "2"},
+            + "; retry shortly (with the same Idempotency-Key)."
         )
+        unavailable.headers["Retry-After"] = "2"
+        return render(unavailable)
     return await unexpected(request, exc)
 
 

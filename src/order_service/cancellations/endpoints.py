@@ -59,7 +59,7 @@ async def get_cancellation(
         cancel_errors.OrderInFulfillment,
         cancel_errors.OrderAlreadyFulfilled,
         cancel_errors.OrderAlreadyCancelled,
-        cancel_errors.OrderNotOpen,
+        errors.OrderNotOpen,
         cancel_errors.CancelReasonNotAllowed,
         cancel_errors.RefundRequired,
     ),

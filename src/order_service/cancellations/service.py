@@ -4,12 +4,15 @@ order's row lock, so ten concurrent cancels give one cancellation, one refund, o
 from __future__ import annotations
 
 from datetime import datetime
+from typing import assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from order_service import errors as common
 from order_service import metrics
 from order_service.auth.service import Actor
 from order_service.cancellations import errors, policy
+from order_service.cancellations.policy import CancellationRefusal
 from order_service.cancellations.schemas import Cancellation, CancelReason, CancelRequest
 from order_service.fulfillments import service as fulfillments
 from order_service.fulfillments.models import Fulfillment
@@ -50,16 +53,29 @@ async def status(
     )
 
 
-def _refusal(code: str, order: Order, settings: Settings) -> Exception:
-    details = {
-        "order_already_cancelled": f"Order #{order.number} was cancelled at {order.cancelled_at}.",
-        "order_already_fulfilled": "Items of this order have shipped; refund them instead.",
-        "order_in_fulfillment": "The order is being picked or shipped; contact support.",
-        "cancellation_window_expired": "Orders can be cancelled by the customer within "
-        f"{settings.customer_cancel_window} of being placed; that time has passed.",
-        "order_not_open": f"Order #{order.number} is {order.status}.",
-    }
-    return errors.BY_CODE[code](details[code])
+def refusal(code: CancellationRefusal, order: Order, settings: Settings) -> common.DomainError:
+    match code:
+        case CancellationRefusal.order_already_cancelled:
+            return errors.OrderAlreadyCancelled(
+                f"Order #{order.number} was cancelled at {order.cancelled_at}."
+            )
+        case CancellationRefusal.order_already_fulfilled:
+            return errors.OrderAlreadyFulfilled(
+                "Items of this order have shipped; refund them instead."
+            )
+        case CancellationRefusal.order_in_fulfillment:
+            return errors.OrderInFulfillment(
+                "The order is being picked or shipped; contact support."
+            )
+        case CancellationRefusal.cancellation_window_expired:
+            return errors.CancellationWindowExpired(
+                "Orders can be cancelled by the customer within "
+                f"{settings.customer_cancel_window} of being placed; that time has passed."
+            )
+        case CancellationRefusal.order_not_open:
+            return common.OrderNotOpen(f"Order #{order.number} is {order.status}.")
+        case _:
+            assert_never(code)
 
 
 async def cancel(
@@ -83,7 +99,7 @@ async def cancel(
     decision = decision_for(order, actor, now, settings)
     if not decision.cancellable:
         assert decision.code is not None
-        raise _refusal(decision.code, order, settings)
+        raise refusal(decision.code, order, settings)
 
     # Read once under the lock and passed on: each step reading them afresh cost a flush
     # and a round trip more.

@@ -2,41 +2,58 @@
 
 from __future__ import annotations
 
-from order_service.errors import define_error
+from order_service.errors import DomainError
 
-FulfillmentNotFound = define_error(
-    "FulfillmentNotFound", 404, "fulfillment_not_found", "Fulfilment not found"
-)
-FulfillmentExceedsRemaining = define_error(
-    "FulfillmentExceedsRemaining",
-    422,
-    "fulfillment_exceeds_remaining",
-    "More units than remain to be fulfilled",
-)
-UnknownLineItem = define_error(
-    "UnknownLineItem", 422, "unknown_line_item", "The line item is not on this order"
-)
-DuplicateLineItem = define_error(
-    "DuplicateLineItem", 422, "duplicate_line_item", "A line item is listed more than once"
-)
-LineItemNotShippable = define_error(
-    "LineItemNotShippable",
-    422,
-    "line_item_not_shippable",
-    "The line item does not require shipping",
-)
-NothingToFulfill = define_error(
-    "NothingToFulfill", 409, "nothing_to_fulfill", "Every unit is already in a fulfilment"
-)
-FulfillmentCancelled = define_error(
-    "FulfillmentCancelled", 409, "fulfillment_cancelled", "The fulfilment is cancelled"
-)
-FulfillmentDelivered = define_error(
-    "FulfillmentDelivered",
-    409,
-    "fulfillment_delivered",
-    "The fulfilment has been delivered: refund or return instead",
-)
-InvalidTrackingEvent = define_error(
-    "InvalidTrackingEvent", 422, "invalid_tracking_event", "The tracking event is not valid"
-)
+
+class FulfillmentNotFound(DomainError):
+    status = 404
+    code = "fulfillment_not_found"
+    title = "Fulfilment not found"
+
+
+class FulfillmentExceedsRemaining(DomainError):
+    status = 422
+    code = "fulfillment_exceeds_remaining"
+    title = "More units than remain to be fulfilled"
+
+
+class UnknownLineItem(DomainError):
+    status = 422
+    code = "unknown_line_item"
+    title = "The line item is not on this order"
+
+
+class DuplicateLineItem(DomainError):
+    status = 422
+    code = "duplicate_line_item"
+    title = "A line item is listed more than once"
+
+
+class LineItemNotShippable(DomainError):
+    status = 422
+    code = "line_item_not_shippable"
+    title = "The line item does not require shipping"
+
+
+class NothingToFulfill(DomainError):
+    status = 409
+    code = "nothing_to_fulfill"
+    title = "Every unit is already in a fulfilment"
+
+
+class FulfillmentCancelled(DomainError):
+    status = 409
+    code = "fulfillment_cancelled"
+    title = "The fulfilment is cancelled"
+
+
+class FulfillmentDelivered(DomainError):
+    status = 409
+    code = "fulfillment_delivered"
+    title = "The fulfilment has been delivered: refund or return instead"
+
+
+class InvalidTrackingEvent(DomainError):
+    status = 422
+    code = "invalid_tracking_event"
+    title = "The tracking event is not valid"

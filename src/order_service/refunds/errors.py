@@ -1,62 +1,77 @@
-from order_service.errors import define_error
+"""The refusals of the refund API, each with its HTTP status and stable `code`."""
 
-RefundNotFound = define_error("RefundNotFound", 404, "refund_not_found", "Refund not found")
-RefundExceedsRefundable = define_error(
-    "RefundExceedsRefundable",
-    409,
-    "refund_exceeds_refundable",
-    "The refund exceeds what can still be refunded",
-)
-RefundWindowExpired = define_error(
-    "RefundWindowExpired", 409, "refund_window_expired", "The refund window has passed"
-)
-ItemNotRefundable = define_error(
-    "ItemNotRefundable", 422, "item_not_refundable", "The item is final sale"
-)
-LineItemNotFound = define_error(
-    "LineItemNotFound", 422, "line_item_not_found", "No such line item on this order"
-)
-ShippingNotRefundable = define_error(
-    "ShippingNotRefundable",
-    409,
-    "shipping_not_refundable",
-    "Shipping is refundable only before anything has shipped",
-)
-OrderNotPaid = define_error(
-    "OrderNotPaid", 409, "order_not_paid", "Nothing has been paid on this order"
-)
-RefundEmpty = define_error("RefundEmpty", 422, "refund_empty", "The refund asks for nothing")
-OverrideNotAllowed = define_error(
-    "OverrideNotAllowed",
-    403,
-    "override_not_allowed",
-    "Only ops and admin keys may override the refund policy",
-)
-OverrideRequiresNote = define_error(
-    "OverrideRequiresNote",
-    422,
-    "override_requires_note",
-    "Overriding the refund policy needs a note saying why",
-)
-GoodwillNotAllowed = define_error(
-    "GoodwillNotAllowed",
-    403,
-    "goodwill_not_allowed",
-    "Only ops and admin keys may make goodwill refunds",
-)
-RefundAlreadySettled = define_error(
-    "RefundAlreadySettled", 409, "refund_already_settled", "The refund is already settled"
-)
+from __future__ import annotations
 
-BY_CODE = {
-    e.code: e
-    for e in (
-        RefundExceedsRefundable,
-        RefundWindowExpired,
-        ItemNotRefundable,
-        LineItemNotFound,
-        ShippingNotRefundable,
-        OrderNotPaid,
-        RefundEmpty,
-    )
-}
+from order_service.errors import DomainError
+
+
+class RefundNotFound(DomainError):
+    status = 404
+    code = "refund_not_found"
+    title = "Refund not found"
+
+
+class RefundExceedsRefundable(DomainError):
+    status = 409
+    code = "refund_exceeds_refundable"
+    title = "The refund exceeds what can still be refunded"
+
+
+class RefundWindowExpired(DomainError):
+    status = 409
+    code = "refund_window_expired"
+    title = "The refund window has passed"
+
+
+class ItemNotRefundable(DomainError):
+    status = 422
+    code = "item_not_refundable"
+    title = "The item is final sale"
+
+
+class LineItemNotFound(DomainError):
+    status = 422
+    code = "line_item_not_found"
+    title = "No such line item on this order"
+
+
+class ShippingNotRefundable(DomainError):
+    status = 409
+    code = "shipping_not_refundable"
+    title = "Shipping is refundable only before anything has shipped"
+
+
+class OrderNotPaid(DomainError):
+    status = 409
+    code = "order_not_paid"
+    title = "Nothing has been paid on this order"
+
+
+class RefundEmpty(DomainError):
+    status = 422
+    code = "refund_empty"
+    title = "The refund asks for nothing"
+
+
+class OverrideNotAllowed(DomainError):
+    status = 403
+    code = "override_not_allowed"
+    title = "Only ops and admin keys may override the refund policy"
+
+
+class OverrideRequiresNote(DomainError):
+    status = 422
+    code = "override_requires_note"
+    title = "Overriding the refund policy needs a note saying why"
+
+
+class GoodwillNotAllowed(DomainError):
+    status = 403
+    code = "goodwill_not_allowed"
+    title = "Only ops and admin keys may make goodwill refunds"
+
+
+class RefundAlreadySettled(DomainError):
+    status = 409
+    code = "refund_already_settled"
+    title = "The refund is already settled"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 
 def allocate(total: int, weights: Sequence[int]) -> list[int]:
@@ -98,13 +99,26 @@ class Request:
     override: bool = False
 
 
+class RefundRefusal(StrEnum):
+    """Why a refund cannot be made as asked, most important first; each value is the `code`
+    of the problem it becomes."""
+
+    order_not_paid = "order_not_paid"
+    line_item_not_found = "line_item_not_found"
+    refund_empty = "refund_empty"
+    refund_exceeds_refundable = "refund_exceeds_refundable"
+    item_not_refundable = "item_not_refundable"
+    refund_window_expired = "refund_window_expired"
+    shipping_not_refundable = "shipping_not_refundable"
+
+
 @dataclass(frozen=True, slots=True)
 class LineDecision:
     line_item_id: str
     quantity: int
     amount: int
     eligible: bool
-    code: str | None
+    code: RefundRefusal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +126,12 @@ class Decision:
     lines: list[LineDecision]
     shipping: int
     shipping_eligible: bool
-    shipping_code: str | None
+    shipping_code: RefundRefusal | None
     goodwill: int
     amount: int
     available: int
     """Paid minus refunded (pending included): the most any refund may be now."""
-    codes: list[str] = field(default_factory=list)
+    codes: list[RefundRefusal] = field(default_factory=list)
     """Why the refund cannot be made as asked, most important first; empty when it can."""
 
     @property
@@ -125,16 +139,8 @@ class Decision:
         return not self.codes
 
 
-WINDOW_EXPIRED = "refund_window_expired"
-NOT_REFUNDABLE = "item_not_refundable"
-EXCEEDS = "refund_exceeds_refundable"
-UNKNOWN_LINE = "line_item_not_found"
-SHIPPING_SHIPPED = "shipping_not_refundable"
-NOT_PAID = "order_not_paid"
-EMPTY = "refund_empty"
-
-_SEVERITY = [NOT_PAID, UNKNOWN_LINE, EMPTY, EXCEEDS, NOT_REFUNDABLE, WINDOW_EXPIRED,
-             SHIPPING_SHIPPED]  # fmt: skip
+_SEVERITY = list(RefundRefusal)
+_WAIVABLE = {RefundRefusal.item_not_refundable, RefundRefusal.refund_window_expired}
 
 
 def window_start(order: OrderMoney) -> datetime:
@@ -151,29 +157,33 @@ def decide(order: OrderMoney, request: Request, *, now: datetime, window: timede
     (window, final sale, shipped shipping) is waived by `override`; limits never are."""
     net = nets(order)
     by_id = {line.id: line for line in order.lines}
-    codes: set[str] = set()
+    codes: set[RefundRefusal] = set()
     expired = now > window_ends(order, window)
     decisions: list[LineDecision] = []
     asked: dict[str, int] = {}
     for req in request.lines:
         line = by_id.get(req.line_item_id)
         if line is None:
-            decisions.append(LineDecision(req.line_item_id, req.quantity, 0, False, UNKNOWN_LINE))
-            codes.add(UNKNOWN_LINE)
+            decisions.append(
+                LineDecision(
+                    req.line_item_id, req.quantity, 0, False, RefundRefusal.line_item_not_found
+                )
+            )
+            codes.add(RefundRefusal.line_item_not_found)
             continue
         already = line.refunded_quantity + asked.get(line.id, 0)
         asked[line.id] = asked.get(line.id, 0) + req.quantity
-        code: str | None = None
+        code: RefundRefusal | None = None
         if already + req.quantity > line.quantity:
-            code = EXCEEDS
+            code = RefundRefusal.refund_exceeds_refundable
             amount = 0
         else:
             amount = units_amount(net.lines[line.id], line.quantity, already, req.quantity)
             if not line.refundable:
-                code = NOT_REFUNDABLE
+                code = RefundRefusal.item_not_refundable
             elif expired:
-                code = WINDOW_EXPIRED
-        if code in (NOT_REFUNDABLE, WINDOW_EXPIRED) and request.override:
+                code = RefundRefusal.refund_window_expired
+        if code in _WAIVABLE and request.override:
             code = None
         if code:
             codes.add(code)
@@ -181,23 +191,23 @@ def decide(order: OrderMoney, request: Request, *, now: datetime, window: timede
 
     shipping_left = net.shipping - order.shipping_refunded
     shipping = shipping_left if request.shipping_full else (request.shipping_amount or 0)
-    shipping_code: str | None = None
+    shipping_code: RefundRefusal | None = None
     if shipping:
         if shipping > shipping_left:
-            shipping_code = EXCEEDS
+            shipping_code = RefundRefusal.refund_exceeds_refundable
         elif order.shipped and not request.override:
-            shipping_code = SHIPPING_SHIPPED
+            shipping_code = RefundRefusal.shipping_not_refundable
     if shipping_code:
         codes.add(shipping_code)
 
     available = max(order.paid - order.refunded, 0)
     amount = sum(d.amount for d in decisions) + shipping + request.goodwill
     if order.paid == 0:
-        codes.add(NOT_PAID)
+        codes.add(RefundRefusal.order_not_paid)
     elif amount > available:
-        codes.add(EXCEEDS)
+        codes.add(RefundRefusal.refund_exceeds_refundable)
     if amount == 0 and not request.lines and not codes:
-        codes.add(EMPTY)
+        codes.add(RefundRefusal.refund_empty)
     return Decision(
         lines=decisions,
         shipping=shipping,

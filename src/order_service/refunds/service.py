@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, assert_never, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from order_service import metrics, sql
 from order_service.auth.service import Actor
+from order_service.errors import DomainError
 from order_service.fulfillments import service as fulfillments
 from order_service.fulfillments.models import Fulfillment
 from order_service.ids import new_id
@@ -25,6 +26,7 @@ from order_service.orders.service import check_version, emit_restock, publish, t
 from order_service.pagination import Page, decode_cursor, fetch_page
 from order_service.refunds import errors, policy
 from order_service.refunds.models import Refund, RefundLineItem
+from order_service.refunds.policy import RefundRefusal
 from order_service.refunds.schemas import (
     ActorRef,
     LinePreview,
@@ -92,23 +94,47 @@ def _decide(order: Order, body: RefundCreate, now: datetime, settings: Settings)
     return policy.decide(money_state(order), _request(body), now=now, window=settings.refund_window)
 
 
-def _refusal(decision: policy.Decision, order: Order) -> Exception:
-    code = decision.codes[0]
-    details = {
-        policy.EXCEEDS: f"At most {decision.available} {order.currency} can still be refunded "
-        "on this order, and no line more units than were bought and not yet refunded.",
-        policy.WINDOW_EXPIRED: "The refund window for this order has passed.",
-        policy.NOT_REFUNDABLE: "A requested item is final sale.",
-        policy.UNKNOWN_LINE: "A requested line_item_id is not on this order.",
-        policy.SHIPPING_SHIPPED: "Shipping is refundable only before anything has shipped.",
-        policy.NOT_PAID: "Nothing has been captured on this order, so nothing can be refunded; "
-        "void the authorisation or cancel the order instead.",
-        policy.EMPTY: "Name line_items, shipping or an amount to refund.",
+def refusal(decision: policy.Decision, currency: str) -> DomainError:
+    """The problem for a refused refund: its first reason names it, and it lists them all."""
+    extra: dict[str, Any] = {
+        "codes": decision.codes,
+        "refundable_amount": decision.available,
+        "lines": [
+            {"line_item_id": d.line_item_id, "code": d.code} for d in decision.lines if d.code
+        ],
     }
-    lines = [{"line_item_id": d.line_item_id, "code": d.code} for d in decision.lines if d.code]
-    return errors.BY_CODE[code](
-        details[code], codes=decision.codes, refundable_amount=decision.available, lines=lines
-    )
+    code = decision.codes[0]
+    match code:
+        case RefundRefusal.refund_exceeds_refundable:
+            return errors.RefundExceedsRefundable(
+                f"At most {decision.available} {currency} can still be refunded on this "
+                "order, and no line more units than were bought and not yet refunded.",
+                **extra,
+            )
+        case RefundRefusal.refund_window_expired:
+            return errors.RefundWindowExpired(
+                "The refund window for this order has passed.", **extra
+            )
+        case RefundRefusal.item_not_refundable:
+            return errors.ItemNotRefundable("A requested item is final sale.", **extra)
+        case RefundRefusal.line_item_not_found:
+            return errors.LineItemNotFound(
+                "A requested line_item_id is not on this order.", **extra
+            )
+        case RefundRefusal.shipping_not_refundable:
+            return errors.ShippingNotRefundable(
+                "Shipping is refundable only before anything has shipped.", **extra
+            )
+        case RefundRefusal.order_not_paid:
+            return errors.OrderNotPaid(
+                "Nothing has been captured on this order, so nothing can be refunded; "
+                "void the authorisation or cancel the order instead.",
+                **extra,
+            )
+        case RefundRefusal.refund_empty:
+            return errors.RefundEmpty("Name line_items, shipping or an amount to refund.", **extra)
+        case _:
+            assert_never(code)
 
 
 def preview_out(
@@ -288,7 +314,7 @@ async def create_refund(
     check_version(order, if_match)
     decision = _decide(order, body, now, settings)
     if not decision.allowed:
-        raise _refusal(decision, order)
+        raise refusal(decision, order.currency)
     # Read before anything changes, so reading them costs no flush of its own.
     current = await fulfillments.current(session, order)
     by_id = {li.id: li for li in order.line_items}

@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
-from order_service.errors import define_error
+from order_service.errors import DomainError
 
-WebhookEndpointNotFound = define_error(
-    "WebhookEndpointNotFound", 404, "webhook_endpoint_not_found", "Webhook endpoint not found"
-)
-InvalidWebhookUrl = define_error(
-    "InvalidWebhookUrl", 422, "invalid_webhook_url", "The webhook URL is not usable"
-)
-WebhookTargetNotAllowed = define_error(
-    "WebhookTargetNotAllowed",
-    422,
-    "webhook_target_not_allowed",
-    "The webhook URL points at a private, loopback, link-local or metadata address",
-)
-WebhookUrlUnresolvable = define_error(
-    "WebhookUrlUnresolvable", 422, "webhook_url_unresolvable", "The webhook host does not resolve"
-)
-WebhookEndpointDisabled = define_error(
-    "WebhookEndpointDisabled", 409, "webhook_endpoint_disabled", "The webhook endpoint is disabled"
-)
-NoSubscribedEndpoints = define_error(
-    "NoSubscribedEndpoints",
-    409,
-    "no_subscribed_endpoints",
-    "No enabled webhook endpoint subscribes to this event",
-)
+
+class WebhookEndpointNotFound(DomainError):
+    status = 404
+    code = "webhook_endpoint_not_found"
+    title = "Webhook endpoint not found"
+
+
+class InvalidWebhookUrl(DomainError):
+    status = 422
+    code = "invalid_webhook_url"
+    title = "The webhook URL is not usable"
+
+
+class WebhookTargetNotAllowed(DomainError):
+    status = 422
+    code = "webhook_target_not_allowed"
+    title = "The webhook URL points at a private, loopback, link-local or metadata address"
+
+
+class WebhookUrlUnresolvable(DomainError):
+    status = 422
+    code = "webhook_url_unresolvable"
+    title = "The webhook host does not resolve"
+
+
+class WebhookEndpointDisabled(DomainError):
+    status = 409
+    code = "webhook_endpoint_disabled"
+    title = "The webhook endpoint is disabled"
+
+
+class NoSubscribedEndpoints(DomainError):
+    status = 409
+    code = "no_subscribed_endpoints"
+    title = "No enabled webhook endpoint subscribes to this event"
