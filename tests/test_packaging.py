@@ -198,3 +198,18 @@ def test_image_install_runs_the_cli_without_dev_or_optional_packages(image_venv:
         imported = _run(image_venv, "python", "-c", f"import {module}")
         assert imported.returncode == 1
         assert f"No module named '{module}'" in imported.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "migrate"])
+def test_image_without_database_url_says_what_to_set(
+    image_venv: Path, tmp_path: Path, command: str
+) -> None:
+    started = _run(image_venv, "order-service", command, cwd=tmp_path)
+
+    assert started.returncode == 1
+    assert "Traceback" not in started.stderr
+    assert started.stderr.strip().splitlines()[-1] == (
+        "order-service: ORDER_SERVICE_DATABASE_URL is not set and the embedded PostgreSQL is not "
+        "installed: set ORDER_SERVICE_DATABASE_URL to your database's URL, or install "
+        "order-service[embedded] for development"
+    )
