@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCKS) 2>/dev/null | ck
 
 .PHONY: install lock run test lint typecheck pytest fuzz format openapi bench profile instructions clean
 
-# A fresh venv each time the lock changes, so nothing outside the lock lingers.
-$(STAMP): pyproject.toml $(LOCKS)
+# The stamp is named by the checksum of pyproject.toml and the locks: a change to their text
+# installs a fresh venv, so nothing outside the lock lingers; a rewrite without change does not.
+$(STAMP): | $(LOCKS)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		(echo "Python 3.11 or newer is required" >&2; exit 1)
 	$(PYTHON) -m venv --clear $(VENV)
