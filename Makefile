@@ -2,18 +2,44 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PIP := $(BIN)/python -m pip --quiet
+# The development set, installed exactly as locked; `make lock` writes it from pyproject.toml.
+LOCKS := requirements/pip.txt requirements/development.txt
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCKS) 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck pytest fuzz format openapi bench profile instructions clean
+.PHONY: install lock run test lint typecheck pytest fuzz format openapi bench profile instructions clean
 
-$(STAMP): pyproject.toml
+# The stamp is named by the checksum of pyproject.toml and the locks: a change to their text
+# installs a fresh venv, so nothing outside the lock lingers; a rewrite without change does not.
+$(STAMP): | $(LOCKS)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		(echo "Python 3.11 or newer is required" >&2; exit 1)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv --clear $(VENV)
+	$(PIP) install --require-hashes -r requirements/pip.txt
+	$(PIP) install --require-hashes -r requirements/development.txt
+	$(PIP) install --no-deps -e .
 	touch $@
+
+requirements/%.txt:
+	@echo "$@ is missing: run make lock" >&2; exit 1
+
+# Resolve the lock files again from pyproject.toml, keeping each pin that still fits
+# (`make lock UPGRADE=1` takes the newest of everything). The development set is resolved
+# first and the production set within it, so the tests run the versions the image ships.
+# Universal: one lock for every platform and for Python 3.11 and newer.
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# A lock file left with merge conflicts cannot be read: it is resolved afresh.
+	@grep -l -E '^(<<<<<<<|=======|>>>>>>>)' requirements/*.txt 2>/dev/null | xargs -r rm -v
+	@if [ -f requirements/uv.txt ]; then $(PIP) install --require-hashes -r requirements/uv.txt; \
+		else $(PIP) install uv; fi
+	echo pip | $(UV_COMPILE) - -o requirements/pip.txt
+	echo uv | $(UV_COMPILE) - -o requirements/uv.txt
+	$(UV_COMPILE) pyproject.toml --extra dev --extra embedded --extra nats \
+		-o requirements/development.txt
+	$(UV_COMPILE) pyproject.toml -c requirements/development.txt -o requirements/production.txt
 
 install: $(STAMP)
 

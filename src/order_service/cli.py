@@ -25,7 +25,10 @@ def _database_url(settings: Settings) -> tuple[str, bool]:
     """The configured database, or the embedded one (started now) when none is set."""
     if settings.database_url:
         return settings.database_url, False
-    url = embedded.start(settings.data_dir)
+    try:
+        url = embedded.start(settings.data_dir)
+    except embedded.EmbeddedPostgresMissing as error:
+        sys.exit(f"order-service: {error}")
     # Worker processes started by uvicorn inherit the environment, not this object.
     os.environ["ORDER_SERVICE_DATABASE_URL"] = url
     get_settings.cache_clear()
@@ -105,11 +108,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    from order_service.worker import run_worker
-
     settings = get_settings()
     logs.configure(settings.log_level)
     url, _ = _database_url(settings)
+    from order_service.worker import run_worker
+
     asyncio.run(run_worker(settings.model_copy(update={"database_url": url})))
 
 

