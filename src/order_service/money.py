@@ -41,10 +41,16 @@ def is_chargeable(code: str) -> bool:
 
 
 def format_amount(amount: int, code: str) -> str:
-    """`1999 USD` → `19.99`, `500 JPY` → `500`, `1500 KWD` → `1.500` (for emails and reports)."""
+    """`1999 USD` → `19.99`, `500 JPY` → `500`, `1500 KWD` → `1.500`."""
     digits = exponent(code)
     if digits == 0:
         return str(amount)
     sign = "-" if amount < 0 else ""
     whole, minor = divmod(abs(amount), 10**digits)
     return f"{sign}{whole}.{minor:0{digits}d}"
+
+
+def display(amount: int, code: str) -> str:
+    """Money in text for people (timeline messages, problem details): major units with the
+    currency, `16800 USD` → `168.00 USD`, `500 JPY` → `500 JPY`, `1250 KWD` → `1.250 KWD`."""
+    return f"{format_amount(amount, code)} {code}"

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import metrics
+from order_service import metrics, times
 from order_service.auth.service import Actor
 from order_service.cancellations import errors, policy
 from order_service.cancellations.schemas import Cancellation, CancelReason, CancelRequest
@@ -51,12 +51,14 @@ async def status(
 
 
 def _refusal(code: str, order: Order, settings: Settings) -> Exception:
+    cancelled = f" at {times.rfc3339(order.cancelled_at)}" if order.cancelled_at else ""
     details = {
-        "order_already_cancelled": f"Order #{order.number} was cancelled at {order.cancelled_at}.",
+        "order_already_cancelled": f"Order #{order.number} was cancelled{cancelled}.",
         "order_already_fulfilled": "Items of this order have shipped; refund them instead.",
         "order_in_fulfillment": "The order is being picked or shipped; contact support.",
         "cancellation_window_expired": "Orders can be cancelled by the customer within "
-        f"{settings.customer_cancel_window} of being placed; that time has passed.",
+        f"{times.duration(settings.customer_cancel_window)} of being placed; that time has "
+        "passed.",
         "order_not_open": f"Order #{order.number} is {order.status}.",
     }
     return errors.BY_CODE[code](details[code])

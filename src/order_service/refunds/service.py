@@ -12,7 +12,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from order_service import metrics, sql
+from order_service import metrics, money, sql, times
 from order_service.auth.service import Actor
 from order_service.fulfillments import service as fulfillments
 from order_service.fulfillments.models import Fulfillment
@@ -95,8 +95,9 @@ def _decide(order: Order, body: RefundCreate, now: datetime, settings: Settings)
 def _refusal(decision: policy.Decision, order: Order) -> Exception:
     code = decision.codes[0]
     details = {
-        policy.EXCEEDS: f"At most {decision.available} {order.currency} can still be refunded "
-        "on this order, and no line more units than were bought and not yet refunded.",
+        policy.EXCEEDS: f"At most {money.display(decision.available, order.currency)} can "
+        "still be refunded on this order, and no line more units than were bought and not yet "
+        "refunded.",
         policy.WINDOW_EXPIRED: "The refund window for this order has passed.",
         policy.NOT_REFUNDABLE: "A requested item is final sale.",
         policy.UNKNOWN_LINE: "A requested line_item_id is not on this order.",
@@ -235,7 +236,7 @@ async def record_refund(
         session,
         order.id,
         "refund.created",
-        f"Refund of {amount} {order.currency} to {method.replace('_', ' ')} requested"
+        f"Refund of {money.display(amount, order.currency)} to {method.replace('_', ' ')} requested"
         + (" (refund policy overridden)" if override else "")
         + (f": {note}" if note else "."),
         actor,
@@ -341,7 +342,8 @@ async def settle(
     refund = await get_refund(session, refund_id, lock=True)
     if refund.status != "pending":
         raise errors.RefundAlreadySettled(
-            f"Refund {refund.id} already {refund.status} at {refund.settled_at}.",
+            f"Refund {refund.id} already {refund.status}"
+            + (f" at {times.rfc3339(refund.settled_at)}." if refund.settled_at else "."),
             refund_status=refund.status,
         )
     succeeded = body.status == "succeeded"
@@ -389,7 +391,7 @@ async def settle(
         session,
         order.id,
         f"refund.{body.status}",
-        f"Refund of {refund.amount} {order.currency} "
+        f"Refund of {money.display(refund.amount, order.currency)} "
         + ("succeeded." if succeeded else f"failed: {body.failure_reason or 'no reason given'}."),
         actor,
         now,
