@@ -23,6 +23,7 @@ from order_service import embedded, migrations
 from order_service.context import Services
 from order_service.db import create_engine, create_sessionmaker
 from order_service.events import service as events
+from order_service.secrecy import vault
 from order_service.settings import Environment, Settings
 from order_service.webhooks.dispatcher import Dispatcher
 from order_service.webhooks.models import WebhookEndpoint
@@ -85,7 +86,7 @@ async def main(args: argparse.Namespace) -> None:
                 url=f"http://127.0.0.1:{port}/hooks",
                 events=["*"],
                 enabled=True,
-                secret=generate_secret(),
+                secret_ciphertext=vault(settings).seal(generate_secret()),
             )
         )
 

@@ -12,11 +12,12 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from order_service import errors, sql
+from order_service import errors, secrecy, sql
 from order_service.auth.schemas import Role
 from order_service.auth.service import Actor, authenticate, bearer_token
 from order_service.db import create_sessionmaker
 from order_service.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
+from order_service.secrecy import Vault
 from order_service.settings import Settings
 from order_service.webhooks.transports import Transports
 
@@ -40,9 +41,12 @@ class Services:
     autocommit_sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
     """Sessions whose statements each commit by themselves (no BEGIN, no COMMIT), for
     reads of one statement (`routing.one_statement_read`)."""
+    vault: Vault = field(init=False)
+    """Encrypts and decrypts the webhook signing secrets kept in the database."""
 
     def __post_init__(self) -> None:
         self.transports = Transports(self.settings)
+        self.vault = secrecy.vault(self.settings)
         self.autocommit_sessionmaker = create_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import Request
 from starlette.responses import Response
 
-from order_service import errors, sql
+from order_service import errors, secrecy, sql
 from order_service.auth import service as auth
 from order_service.db import Base
 
@@ -157,9 +157,11 @@ async def save(
     response: Response,
     now: datetime,
     ttl: timedelta,
+    shown_once: tuple[str, ...],
 ) -> None:
     """Record `response` for replays of the claimed key, together with the events the
-    request held back (`sql.defer`): one statement."""
+    request held back (`sql.defer`): one statement. The secrets in its `shown_once` fields
+    are not recorded: a replay has them null."""
     headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
     args = _SAVE.args(
         {
@@ -170,7 +172,7 @@ async def save(
             "path": _path(request),
             "response_status": response.status_code,
             "response_headers": headers,
-            "response_body": bytes(response.body),
+            "response_body": secrecy.without(bytes(response.body), shown_once),
             "expires_at": now + ttl,
         },
     )

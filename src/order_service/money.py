@@ -6,10 +6,13 @@ from functools import cache
 
 from iso4217 import Currency
 
-# Codes that are not money a shop can charge in (funds codes, metals, testing, "no currency").
-_NOT_CHARGEABLE = frozenset(
-    {"XAU", "XAG", "XPT", "XPD", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA", "XTS", "XXX"}
-)
+# Codes that are not money a shop can charge in: funds codes (settlement and indexed units
+# such as USN, "US Dollar next day", or CLF, Chile's inflation-indexed unit), metals, units
+# of account, testing and "no currency".
+_FUNDS = {"BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW"}
+_METALS = {"XAU", "XAG", "XPT", "XPD"}
+_UNITS_OF_ACCOUNT = {"XAD", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA"}
+_NOT_CHARGEABLE = frozenset(_FUNDS | _METALS | _UNITS_OF_ACCOUNT | {"XTS", "XXX"})
 
 MAX_UNIT_AMOUNT = 100_000_000_000
 """Upper bound of one price or amount in minor units: large enough for any real order,
@@ -38,10 +41,16 @@ def is_chargeable(code: str) -> bool:
 
 
 def format_amount(amount: int, code: str) -> str:
-    """`1999 USD` → `19.99`, `500 JPY` → `500`, `1500 KWD` → `1.500` (for emails and reports)."""
+    """`1999 USD` → `19.99`, `500 JPY` → `500`, `1500 KWD` → `1.500`."""
     digits = exponent(code)
     if digits == 0:
         return str(amount)
     sign = "-" if amount < 0 else ""
     whole, minor = divmod(abs(amount), 10**digits)
     return f"{sign}{whole}.{minor:0{digits}d}"
+
+
+def display(amount: int, code: str) -> str:
+    """Money in text for people (timeline messages, problem details): major units with the
+    currency, `16800 USD` → `168.00 USD`, `500 JPY` → `500 JPY`, `1250 KWD` → `1.250 KWD`."""
+    return f"{format_amount(amount, code)} {code}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from order_service import errors
+from order_service import errors, times
 from order_service.context import AnyActor, SettingsDep
 from order_service.problems import responses
 from order_service.refunds.policy import PROCESSING_TIME
@@ -45,27 +45,21 @@ class Policies(BaseModel):
     support: Support
 
 
-def _duration(seconds: int) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} seconds"
-
-
 def policies(settings: Settings) -> Policies:
     cancel = int(settings.customer_cancel_window.total_seconds())
     refund = int(settings.refund_window.total_seconds())
     return Policies(
         cancellation=CancellationPolicy(
             customer_window_seconds=cancel,
-            summary=f"You can cancel your order within {_duration(cancel)} of placing it, "
+            summary="You can cancel your order within "
+            f"{times.duration(settings.customer_cancel_window)} of placing it, "
             "as long as we have not started preparing it. Everything you paid is refunded.",
         ),
         refund=RefundPolicy(
             window_days=round(refund / 86400, 2),
             window_seconds=refund,
-            summary=f"Items can be returned for a refund within {_duration(refund)} of "
+            summary="Items can be returned for a refund within "
+            f"{times.duration(settings.refund_window)} of "
             "delivery, except final-sale items. Shipping is refunded if your order had not "
             "shipped yet.",
             methods=[

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from order_service import errors, idempotency, nul, sql
+from order_service import errors, idempotency, nul, secrecy, sql
 from order_service.context import IF_MATCH_HEADER, services
 from order_service.errors import DomainError
 from order_service.problems import merge_responses, responses
@@ -37,7 +37,8 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "required": False,
     "description": "Any unique string (a UUID) identifying this request. A retry with the "
     "same key returns the first response with `Idempotent-Replayed: true` instead of acting "
-    "twice; the same key with a different body is 422 `idempotency_key_reused`. Kept 24 h.",
+    "twice (with any secret it showed, such as a new API key, null: secrets are shown once); "
+    "the same key with a different body is 422 `idempotency_key_reused`. Kept 24 h.",
     "schema": {
         "type": "string",
         "minLength": 1,
@@ -108,6 +109,7 @@ class TransactionalRoute(APIRoute):
         self.fast: FastPath | None = getattr(endpoint, _FAST_PATH, None)  # before the handler
         super().__init__(path, endpoint, **kwargs)
         self.one_statement = getattr(endpoint, _ONE_STATEMENT, False)
+        self.shown_once = secrecy.shown_once_fields(self.response_model)
         assert not self.one_statement or self.methods == {"GET"}, path
         self.responses = merge_responses(responses(*_implied_errors(self)), self.responses)
         if "POST" in (self.methods or ()):
@@ -126,7 +128,9 @@ class TransactionalRoute(APIRoute):
             maker = svc.autocommit_sessionmaker if self.one_statement else svc.sessionmaker
             async with maker() as session, session.begin():
                 request.state.session = session
-                answered = await _in(session, request, now, lambda: handler(request))
+                answered = await _in(
+                    session, request, now, lambda: handler(request), self.shown_once
+                )
             assert answered is not None
             return answered
 
@@ -141,7 +145,7 @@ class TransactionalRoute(APIRoute):
         now = svc.clock()
         request.state.now = now
         async with sql.unit(svc.engine) as unit:
-            response = await _in(unit, request, now, lambda: fast(request, unit))
+            response = await _in(unit, request, now, lambda: fast(request, unit), self.shown_once)
             if response is not None:
                 return response
             sql.decline()
@@ -218,10 +222,11 @@ async def _in(
     request: Request,
     now: datetime,
     endpoint: Callable[[], Awaitable[Response | None]],
+    shown_once: tuple[str, ...],
 ) -> Response | None:
     """Run `endpoint` in `tx`: claim the request's Idempotency-Key first (or answer with its
     first response), hold its events and timeline entries, and write them with the record of
-    its response for replays, in one statement."""
+    its response for replays, in one statement. The record has the `shown_once` fields null."""
     claimed = None
     key = request.headers.get(idempotency.HEADER)
     if request.method == "POST" and key is not None:
@@ -235,6 +240,6 @@ async def _in(
         return None
     if claimed is not None and 200 <= response.status_code < 300:
         ttl = services(request).settings.idempotency_ttl
-        await idempotency.save(tx, request, claimed, response, now, ttl)
+        await idempotency.save(tx, request, claimed, response, now, ttl, shown_once)
     await sql.write_deferred(tx)
     return response

@@ -8,7 +8,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _ISO_DURATION = re.compile(
@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         "with 503 and Retry-After: how long a backlog may grow before the service sheds it.",
     )
     admin_api_key: str | None = Field(default=None, min_length=24)
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Encrypts the webhook signing secrets kept in the database: 32 or more "
+        "random characters. Required in production; unset elsewhere, a public development "
+        "key is used. Stored secrets decrypt only with the key they were stored with.",
+    )
 
     customer_cancel_window: Duration = timedelta(hours=1)
     refund_window: Duration = timedelta(days=30)
@@ -143,6 +150,11 @@ class Settings(BaseSettings):
         if self.env is Environment.production:
             if not self.database_url:
                 raise ValueError("ORDER_SERVICE_DATABASE_URL is required in production")
+            if self.encryption_key is None:
+                raise ValueError(
+                    "ORDER_SERVICE_ENCRYPTION_KEY is required in production: it encrypts the "
+                    "webhook signing secrets in the database (32 or more random characters)"
+                )
             if self.webhook_allow_private_targets:
                 raise ValueError(
                     "ORDER_SERVICE_WEBHOOK_ALLOW_PRIVATE_TARGETS must stay false in production: "

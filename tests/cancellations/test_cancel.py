@@ -88,7 +88,8 @@ async def test_customer_window_edges_through_the_api(
         "window_seconds": 3600,
     }
     response = await client.post(f"/v1/orders/{outside['id']}/cancel", headers=storefront)
-    problem(response, 409, "cancellation_window_expired")
+    refused = problem(response, 409, "cancellation_window_expired")
+    assert "within 1 hour of being placed" in refused["detail"]
 
 
 async def test_window_closes_as_time_passes(
@@ -161,12 +162,17 @@ async def test_cancelling_twice_is_refused(
     client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
 ) -> None:
     order = await create_order(client, storefront)
-    assert (await client.post(f"/v1/orders/{order['id']}/cancel", headers=ops)).status_code == 200
+    cancelled = await client.post(f"/v1/orders/{order['id']}/cancel", headers=ops)
+    assert cancelled.status_code == 200
+    at = datetime.fromisoformat(cancelled.json()["cancelled_at"])
     for headers in (ops, storefront):
-        problem(
+        refused = problem(
             await client.post(f"/v1/orders/{order['id']}/cancel", headers=headers),
             409,
             "order_already_cancelled",
+        )
+        assert refused["detail"] == (
+            f"Order #{order['number']} was cancelled at {at:%Y-%m-%dT%H:%M:%S}Z."
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import httpx
@@ -246,3 +246,26 @@ async def test_concurrent_repeats_of_one_report_record_it_once(
     assert len(await events(db, "order.delivered", placed["id"])) == 1
     final = (await client.get(f"/v1/fulfillments/{parcel['id']}", headers=ops)).json()
     assert len(final["tracking_events"]) == 1
+
+
+async def test_tracking_texts_write_times_in_rfc3339(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str], clock: Clock
+) -> None:
+    placed = await create_order(client, storefront)
+    parcel = await fulfil(client, ops, placed["id"])
+    at = (clock() - timedelta(hours=3)).replace(microsecond=178228)
+    local = at.astimezone(timezone(timedelta(hours=2)))
+    assert (await track(client, ops, parcel["id"], "delivered", local)).status_code == 201
+    written = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    timeline = (await client.get(f"/v1/orders/{placed['id']}/events", headers=ops)).json()["data"]
+    (entry,) = [e for e in timeline if e["action"] == "fulfillment.tracking_event"]
+    assert entry["message"] == f"Tracking: delivered ({written})."
+    refused = problem(
+        await client.post(f"/v1/fulfillments/{parcel['id']}/cancel", headers=ops),
+        409,
+        "fulfillment_delivered",
+    )
+    assert refused["detail"] == (
+        f"Fulfilment {parcel['id']} was delivered at {written}; refund or return its units instead."
+    )

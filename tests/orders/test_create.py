@@ -63,7 +63,9 @@ async def test_currency_exponents(
     assert isinstance(order["total"], int)
 
 
-@pytest.mark.parametrize("currency", ["usd", "XXX", "ABC", "US", "XAU"])
+@pytest.mark.parametrize(
+    "currency", ["usd", "XXX", "ABC", "US", "XAU", "BOV", "USN", "CLF", "UYW", "CHE", "XAD"]
+)
 async def test_unknown_or_unchargeable_currency_is_refused(
     client: httpx.AsyncClient, storefront: dict[str, str], currency: str
 ) -> None:

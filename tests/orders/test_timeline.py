@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.factories import create_order
 
@@ -96,3 +97,26 @@ async def test_an_event_carries_the_order_exactly_as_the_api_shows_it(
     assert by_type["order.created"] == order
     assert by_type["order.cancelled"] == cancelled.json()
     assert by_type["order.cancelled"] == (await client.get(url, headers=ops)).json()
+
+
+@pytest.mark.parametrize(
+    ("currency", "total"), [("USD", "57.98 USD"), ("JPY", "5798 JPY"), ("KWD", "5.798 KWD")]
+)
+async def test_timeline_writes_money_in_major_units(
+    client: httpx.AsyncClient,
+    storefront: dict[str, str],
+    ops: dict[str, str],
+    currency: str,
+    total: str,
+) -> None:
+    order = await create_order(client, storefront, currency=currency, payment=None)
+    assert order["total"] == 5798
+    url = f"/v1/orders/{order['id']}"
+    paid = await client.post(
+        f"{url}/transactions", json={"kind": "sale", "amount": 5000}, headers=ops
+    )
+    assert paid.status_code == 201, paid.text
+    entries = (await client.get(f"{url}/events", headers=ops)).json()["data"]
+    assert entries[0]["message"] == f"Order placed: 2 line(s), total {total}."
+    sale = {"USD": "50.00 USD", "JPY": "5000 JPY", "KWD": "5.000 KWD"}[currency]
+    assert entries[1]["message"] == f"Payment sale of {sale} succeeded."

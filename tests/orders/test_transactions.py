@@ -45,6 +45,7 @@ async def test_over_capture_and_over_sale_are_refused(
         "transaction_exceeds_amount",
     )
     assert body["allowed"] == order["total"]
+    assert body["detail"] == "A capture of 57.99 USD exceeds the 57.98 USD the order allows."
     pending = await create_order(client, storefront, payment=None)
     problem(
         await client.post(

@@ -113,12 +113,16 @@ async def test_partial_refund_lifecycle(
     assert done["line_items"][0]["refund_pending_quantity"] == 0
     assert done["net_paid"] == order["total"] - 2000
 
-    problem(
+    again = problem(
         await client.post(
             f"/v1/refunds/{refund['id']}/settle", json={"status": "failed"}, headers=ops
         ),
         409,
         "refund_already_settled",
+    )
+    at = datetime.fromisoformat(settled.json()["settled_at"])
+    assert again["detail"] == (
+        f"Refund {refund['id']} already succeeded at {at:%Y-%m-%dT%H:%M:%S}Z."
     )
     assert await count_events(db, "refund.created", order["id"]) == 1
     assert await count_events(db, "refund.succeeded", order["id"]) == 1
@@ -451,3 +455,27 @@ async def test_a_refund_recorded_outside_an_api_request_is_written_at_once(
     after = (await client.get(f"/v1/orders/{order['id']}", headers=admin)).json()
     assert after["line_items"][0]["refund_pending_quantity"] == 2
     assert after["total_refund_pending"] == 2000
+
+
+async def test_refund_texts_write_money_in_major_units(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    order = await paid_order(client, storefront, currency="EUR")
+    url = f"/v1/orders/{order['id']}/refunds"
+    first = await client.post(url, json={"line_items": lines(order, 5)}, headers=ops)
+    assert first.status_code == 201, first.text
+    refused = problem(
+        await client.post(url, json={"line_items": lines(order, 1)}, headers=ops),
+        409,
+        "refund_exceeds_refundable",
+    )
+    assert refused["refundable_amount"] == 1200
+    assert refused["detail"].startswith("At most 12.00 EUR can still be refunded on this order")
+    settled = await client.post(
+        f"/v1/refunds/{first.json()['id']}/settle", json={"status": "succeeded"}, headers=ops
+    )
+    assert settled.status_code == 200, settled.text
+    timeline = (await client.get(f"/v1/orders/{order['id']}/events", headers=ops)).json()["data"]
+    messages = [e["message"] for e in timeline if e["action"].startswith("refund.")]
+    assert messages[0].startswith("Refund of 50.00 EUR to ")
+    assert messages[-1] == "Refund of 50.00 EUR succeeded."

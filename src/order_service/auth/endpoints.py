@@ -23,7 +23,8 @@ AUTH = (errors.Unauthenticated, errors.Forbidden)
 Issues a key with a role: `storefront` for storefront backends (customer policy applies to
 what they do), `ops` for operations people and the services that call back (payments,
 shipping), `admin` for key and webhook management. The key is in the response **once**;
-only its SHA-256 hash is stored, so a lost key is revoked and replaced, never recovered.
+only its SHA-256 hash is stored, so a lost key is revoked and replaced, never recovered. A
+retry with the same `Idempotency-Key` answers 201 with the same key record and `key: null`.
 Roles: admin.
 """,
 )

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from order_service.secrecy import ShownOnce
 
 
 class Role(StrEnum):
@@ -34,7 +37,10 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    key: str = Field(description="The secret key. Shown once: only its hash is stored.")
+    key: Annotated[str | None, ShownOnce()] = Field(
+        description="The secret key, in this response only: only its hash is stored. Null "
+        "when the response is a replay (`Idempotent-Replayed: true`).",
+    )
 
 
 class ApiKeyList(BaseModel):

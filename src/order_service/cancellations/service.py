@@ -9,7 +9,7 @@ from typing import assert_never
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service import errors as common
-from order_service import metrics
+from order_service import metrics, times
 from order_service.auth.service import Actor
 from order_service.cancellations import errors, policy
 from order_service.cancellations.policy import CancellationRefusal
@@ -57,7 +57,8 @@ def refusal(code: CancellationRefusal, order: Order, settings: Settings) -> comm
     match code:
         case CancellationRefusal.order_already_cancelled:
             return errors.OrderAlreadyCancelled(
-                f"Order #{order.number} was cancelled at {order.cancelled_at}."
+                f"Order #{order.number} was cancelled"
+                + (f" at {times.rfc3339(order.cancelled_at)}." if order.cancelled_at else ".")
             )
         case CancellationRefusal.order_already_fulfilled:
             return errors.OrderAlreadyFulfilled(
@@ -70,7 +71,8 @@ def refusal(code: CancellationRefusal, order: Order, settings: Settings) -> comm
         case CancellationRefusal.cancellation_window_expired:
             return errors.CancellationWindowExpired(
                 "Orders can be cancelled by the customer within "
-                f"{settings.customer_cancel_window} of being placed; that time has passed."
+                f"{times.duration(settings.customer_cancel_window)} of being placed; that time has "
+                "passed."
             )
         case CancellationRefusal.order_not_open:
             return common.OrderNotOpen(f"Order #{order.number} is {order.status}.")

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service import errors as common
+from order_service import times
 from order_service.auth.service import Actor
 from order_service.fulfillments import errors, policy, repository
 from order_service.fulfillments.models import Fulfillment, FulfillmentLine, TrackingEvent
@@ -495,8 +496,8 @@ async def cancel(
         return fulfillment, order
     if fulfillment.delivered_at is not None:
         raise errors.FulfillmentDelivered(
-            f"Fulfilment {fulfillment.id} was delivered on {fulfillment.delivered_at:%Y-%m-%d}; "
-            "refund or return its units instead."
+            f"Fulfilment {fulfillment.id} was delivered at "
+            f"{times.rfc3339(fulfillment.delivered_at)}; refund or return its units instead."
         )
     await _cancel_one(session, order, fulfillments, fulfillment, "", actor, now, settings)
     return fulfillment, order
@@ -567,7 +568,7 @@ async def add_tracking_event(
         session,
         order.id,
         "fulfillment.tracking_event",
-        f"Tracking: {status}{where} ({body.occurred_at.isoformat()})"
+        f"Tracking: {status}{where} ({times.rfc3339(body.occurred_at)})"
         + ("" if applied else ", older than the latest report: recorded only")
         + ("; fulfilment shipped" if shipped_now else "")
         + ".",

@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import errors, sql
+from order_service import errors, money, sql
 from order_service.auth.service import Actor
 from order_service.events import service as events
 from order_service.ids import new_id
@@ -248,7 +248,8 @@ async def create_order(
     placed = timeline.entry(
         order_id,
         "order.created",
-        f"Order placed: {len(body.line_items)} line(s), total {totals.total} {body.currency}"
+        f"Order placed: {len(body.line_items)} line(s), "
+        f"total {money.display(totals.total, body.currency)}"
         + (f", reordering #{reordered_from.number}." if reordered_from else "."),
         actor,
         now,
@@ -361,8 +362,8 @@ def _transaction_amount(order: Order, body: TransactionCreate) -> int:
     amount = room if body.amount is None else body.amount
     if amount > room:
         raise errors.TransactionExceedsAmount(
-            f"A {body.kind.value} of {amount} exceeds the {room} {order.currency} "
-            "the order allows.",
+            f"A {body.kind.value} of {money.display(amount, order.currency)} exceeds the "
+            f"{money.display(room, order.currency)} the order allows.",
             allowed=room,
         )
     if amount == 0 and order.total > 0:
@@ -409,7 +410,7 @@ async def record_transaction(
         session,
         order.id,
         f"transaction.{body.kind.value}",
-        f"Payment {body.kind.value} of {amount} {order.currency} "
+        f"Payment {body.kind.value} of {money.display(amount, order.currency)} "
         + ("succeeded." if succeeded else f"failed: {body.error_message or 'no reason given'}."),
         actor,
         now,

@@ -12,7 +12,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from order_service import metrics, sql
+from order_service import metrics, money, sql, times
 from order_service.auth.service import Actor
 from order_service.errors import DomainError
 from order_service.fulfillments import service as fulfillments
@@ -107,8 +107,8 @@ def refusal(decision: policy.Decision, currency: str) -> DomainError:
     match code:
         case RefundRefusal.refund_exceeds_refundable:
             return errors.RefundExceedsRefundable(
-                f"At most {decision.available} {currency} can still be refunded on this "
-                "order, and no line more units than were bought and not yet refunded.",
+                f"At most {money.display(decision.available, currency)} can still be refunded "
+                "on this order, and no line more units than were bought and not yet refunded.",
                 **extra,
             )
         case RefundRefusal.refund_window_expired:
@@ -261,7 +261,7 @@ async def record_refund(
         session,
         order.id,
         "refund.created",
-        f"Refund of {amount} {order.currency} to {method.replace('_', ' ')} requested"
+        f"Refund of {money.display(amount, order.currency)} to {method.replace('_', ' ')} requested"
         + (" (refund policy overridden)" if override else "")
         + (f": {note}" if note else "."),
         actor,
@@ -367,7 +367,8 @@ async def settle(
     refund = await get_refund(session, refund_id, lock=True)
     if refund.status != "pending":
         raise errors.RefundAlreadySettled(
-            f"Refund {refund.id} already {refund.status} at {refund.settled_at}.",
+            f"Refund {refund.id} already {refund.status}"
+            + (f" at {times.rfc3339(refund.settled_at)}." if refund.settled_at else "."),
             refund_status=refund.status,
         )
     succeeded = body.status == "succeeded"
@@ -415,7 +416,7 @@ async def settle(
         session,
         order.id,
         f"refund.{body.status}",
-        f"Refund of {refund.amount} {order.currency} "
+        f"Refund of {money.display(refund.amount, order.currency)} "
         + ("succeeded." if succeeded else f"failed: {body.failure_reason or 'no reason given'}."),
         actor,
         now,

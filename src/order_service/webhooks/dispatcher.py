@@ -192,7 +192,13 @@ class Dispatcher:
             msg_id=claim.event_id,
             type_=claim.event_type,
             body=service.payload(claim.event_type, claim.event_created_at, claim.event_data),
-            secrets=claim.secrets,
+            secrets=service.active_secrets(
+                claim.secret_ciphertext,
+                claim.previous_secret_ciphertext,
+                claim.previous_secret_expires_at,
+                self.services.vault,
+                now,
+            ),
             now=now,
         )
         started = time.perf_counter()

@@ -52,7 +52,8 @@ def _transports(request: Request) -> Transports:
 Subscribes a receiver to events. `events` lists topics (see `GET /v1/events` for the
 payloads) or `["*"]` for every topic, including ones added later. From the moment this
 commits, each matching event is delivered to `url`, signed per Standard Webhooks with the
-`secret` returned here — **shown only now and on rotation**.
+`secret` returned here — **shown only now and on rotation** (a retry with the same
+`Idempotency-Key` answers with `secret: null`). The service keeps it encrypted.
 
 The URL's scheme picks the transport: `https://` (a POST per event; redirects are not
 followed), `nats://host:port/subject` (NATS JetStream), `log://` (the service log), or a
@@ -70,7 +71,8 @@ async def create_webhook_endpoint(
     now: NowDep,
 ) -> WebhookEndpointWithSecret:
     """Create a webhook endpoint"""
-    endpoint, secret = await service.create_endpoint(session, body, _transports(request), now)
+    svc = services(request)
+    endpoint, secret = await service.create_endpoint(session, body, svc.transports, svc.vault, now)
     return WebhookEndpointWithSecret(
         **WebhookEndpointOut.model_validate(endpoint).model_dump(), secret=secret
     )
@@ -152,7 +154,8 @@ async def delete_webhook_endpoint(endpoint_id: str, session: SessionDep, _: Admi
     response_model=WebhookEndpointWithSecret,
     responses=responses(*AUTH, NOT_FOUND, *IDEMPOTENCY),
     description="""
-Issues a new signing secret, returned once. For `WEBHOOK_SECRET_OVERLAP` (24 hours) every
+Issues a new signing secret, returned once (a retry with the same `Idempotency-Key` answers
+with `secret: null`). For `WEBHOOK_SECRET_OVERLAP` (24 hours) every
 message carries two signatures in `webhook-signature`, one per secret, so receivers can
 switch to the new secret at their own pace: a Standard Webhooks library accepts a message
 when any signature matches. After that only the new secret signs. Rotating again within
@@ -163,8 +166,9 @@ async def rotate_webhook_secret(
     endpoint_id: str, request: Request, session: SessionDep, _: AdminActor, now: NowDep
 ) -> WebhookEndpointWithSecret:
     """Rotate an endpoint's signing secret"""
+    svc = services(request)
     endpoint, secret = await service.rotate_secret(
-        session, endpoint_id, services(request).settings, now
+        session, endpoint_id, svc.settings, svc.vault, now
     )
     return WebhookEndpointWithSecret(
         **WebhookEndpointOut.model_validate(endpoint).model_dump(), secret=secret
@@ -186,7 +190,8 @@ async def ping_webhook_endpoint(
     endpoint_id: str, request: Request, session: SessionDep, _: AdminActor, now: NowDep
 ) -> PingResult:
     """Ping a webhook endpoint"""
-    result = await service.ping(session, endpoint_id, _transports(request), now)
+    svc = services(request)
+    result = await service.ping(session, endpoint_id, svc.transports, svc.vault, now)
     return PingResult(
         ok=result.outcome.ok,
         webhook_id=result.webhook_id,

@@ -37,8 +37,9 @@ class WebhookEndpoint(Timestamps, Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(20))
     disabled_at: Mapped[datetime | None]
     failing_since: Mapped[datetime | None]
-    secret: Mapped[str] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    # Signing secrets, encrypted (`order_service.secrecy.Vault`): never stored in plain text.
+    secret_ciphertext: Mapped[str] = mapped_column(Text)
+    previous_secret_ciphertext: Mapped[str | None] = mapped_column(Text)
     previous_secret_expires_at: Mapped[datetime | None]
 
 

@@ -122,7 +122,9 @@ class Claim:
     attempt_count: int
     endpoint_id: str
     url: str
-    secrets: tuple[str, ...]
+    secret_ciphertext: str
+    previous_secret_ciphertext: str | None
+    previous_secret_expires_at: datetime | None
     event_id: str
     event_type: str
     event_created_at: datetime
@@ -146,7 +148,7 @@ claimed AS (
     UPDATE webhook_deliveries d SET locked_until = $3, claim_token = $4
       FROM due WHERE d.id = due.id
     RETURNING d.id, d.attempt_count, d.endpoint_id, d.event_id, d.sequence)
-SELECT c.id, c.attempt_count, e.id, e.url, e.secret, e.previous_secret,
+SELECT c.id, c.attempt_count, e.id, e.url, e.secret_ciphertext, e.previous_secret_ciphertext,
        e.previous_secret_expires_at, ev.id, ev.type, ev.created_at, ev.data
   FROM claimed c
   JOIN webhook_endpoints e ON e.id = c.endpoint_id
@@ -166,9 +168,6 @@ async def claim(
     a transaction it cost five round trips."""
     claims = []
     for row in await conn.fetch(_CLAIM, now, limit, now + lease, token):
-        secrets = [row[4]]
-        if row[5] and row[6] and row[6] > now:
-            secrets.append(row[5])
         claims.append(
             Claim(
                 delivery_id=row[0],
@@ -176,7 +175,9 @@ async def claim(
                 attempt_count=row[1],
                 endpoint_id=row[2],
                 url=row[3],
-                secrets=tuple(secrets),
+                secret_ciphertext=row[4],
+                previous_secret_ciphertext=row[5],
+                previous_secret_expires_at=row[6],
                 event_id=row[7],
                 event_type=row[8],
                 event_created_at=row[9],

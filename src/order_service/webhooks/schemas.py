@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
 from order_service.events.service import TOPICS
+from order_service.secrecy import ShownOnce
 
 Topic = Literal[TOPICS]  # type: ignore[valid-type]
 Subscription = Literal[(*TOPICS, "*")]  # type: ignore[valid-type]
@@ -104,9 +105,10 @@ class WebhookEndpointOut(BaseModel):
 
 
 class WebhookEndpointWithSecret(WebhookEndpointOut):
-    secret: str = Field(
-        description="The signing secret (`whsec_` + base64). Shown only on creation and "
-        "rotation; keep it with the receiver.",
+    secret: Annotated[str | None, ShownOnce()] = Field(
+        description="The signing secret (`whsec_` + base64), in this response only (on "
+        "creation and rotation); keep it with the receiver. Null when the response is a "
+        "replay (`Idempotent-Replayed: true`).",
         examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
     )
 

@@ -25,6 +25,7 @@ from order_service.events import service as events
 from order_service.events.models import Event
 from order_service.ids import new_id
 from order_service.pagination import Page
+from order_service.secrecy import Vault
 from order_service.settings import Settings
 from order_service.webhooks import errors, repository, signing
 from order_service.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -83,8 +84,13 @@ async def list_endpoints(
 
 
 async def create_endpoint(
-    session: AsyncSession, body: WebhookEndpointCreate, transports: Transports, now: datetime
+    session: AsyncSession,
+    body: WebhookEndpointCreate,
+    transports: Transports,
+    vault: Vault,
+    now: datetime,
 ) -> tuple[WebhookEndpoint, str]:
+    """The new endpoint and its signing secret, which is stored only encrypted."""
     await transports.validate(body.url)
     secret = signing.generate_secret()
     endpoint = WebhookEndpoint(
@@ -95,7 +101,7 @@ async def create_endpoint(
         enabled=body.enabled,
         disabled_reason=None if body.enabled else "manual",
         disabled_at=None if body.enabled else now,
-        secret=secret,
+        secret_ciphertext=vault.seal(secret),
         created_at=now,
         updated_at=now,
     )
@@ -139,22 +145,26 @@ async def delete_endpoint(session: AsyncSession, endpoint_id: str) -> None:
 
 
 async def rotate_secret(
-    session: AsyncSession, endpoint_id: str, settings: Settings, now: datetime
+    session: AsyncSession, endpoint_id: str, settings: Settings, vault: Vault, now: datetime
 ) -> tuple[WebhookEndpoint, str]:
     endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
-    endpoint.previous_secret = endpoint.secret
+    secret = signing.generate_secret()
+    endpoint.previous_secret_ciphertext = endpoint.secret_ciphertext
     endpoint.previous_secret_expires_at = now + settings.webhook_secret_overlap
-    endpoint.secret = signing.generate_secret()
+    endpoint.secret_ciphertext = vault.seal(secret)
     endpoint.updated_at = now
     await session.flush()
-    return endpoint, endpoint.secret
+    return endpoint, secret
 
 
-def active_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires and expires > now:
-        return (endpoint.secret, endpoint.previous_secret)
-    return (endpoint.secret,)
+def active_secrets(
+    sealed: str, previous: str | None, expires: datetime | None, vault: Vault, now: datetime
+) -> tuple[str, ...]:
+    """The secrets that sign a message sent now: the current one, and the previous one during
+    the overlap after a rotation."""
+    if previous and expires and expires > now:
+        return (vault.open(sealed), vault.open(previous))
+    return (vault.open(sealed),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +175,7 @@ class PingOutcome:
 
 
 async def ping(
-    session: AsyncSession, endpoint_id: str, transports: Transports, now: datetime
+    session: AsyncSession, endpoint_id: str, transports: Transports, vault: Vault, now: datetime
 ) -> PingOutcome:
     """Send a signed `webhook.ping` now and report how the endpoint answered."""
     endpoint = await repository.get_endpoint(session, endpoint_id)
@@ -180,7 +190,13 @@ async def ping(
         msg_id=msg_id,
         type_="webhook.ping",
         body=body,
-        secrets=active_secrets(endpoint, now),
+        secrets=active_secrets(
+            endpoint.secret_ciphertext,
+            endpoint.previous_secret_ciphertext,
+            endpoint.previous_secret_expires_at,
+            vault,
+            now,
+        ),
         now=now,
     )
     started = time.perf_counter()
