@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,33 @@ def test_every_operation_has_summary_description_and_errors() -> None:
                 ), where
 
 
-async def test_docs_are_served(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/docs")).status_code == 200
-    assert (await client.get("/redoc")).status_code == 200
+# A path on this service quoted in a page: an attribute value or a string in its script.
+_LOCAL_REFERENCE = re.compile(r"""["'](/[^/"'\s][^"'\s]*)["']""")
+_CONTENT_TYPES = {
+    ".js": ("text/javascript", "application/javascript"),
+    ".css": ("text/css",),
+    ".png": ("image/png",),
+    ".json": ("application/json",),
+}
+
+
+async def test_docs_work_with_no_internet(client: httpx.AsyncClient) -> None:
+    """Both pages load everything they need from the service: no CDN, no Google Fonts."""
+    for page in ("/docs", "/redoc"):
+        response = await client.get(page)
+        assert response.status_code == 200, page
+        html = response.text
+        assert "://" not in html and not re.search(r"""["'(]//""", html), (page, html)
+        references = set(_LOCAL_REFERENCE.findall(html))
+        assert "/openapi.json" in references, (page, references)
+        assert any(ref.endswith(".js") for ref in references), (page, references)
+        for reference in references:
+            asset = await client.get(reference)
+            assert asset.status_code == 200, (page, reference)
+            suffix = Path(reference).suffix
+            expected = _CONTENT_TYPES.get(suffix, ("text/html",))
+            assert asset.headers["content-type"].startswith(expected), (reference, asset.headers)
+            assert asset.content, reference
     served = (await client.get("/openapi.json")).json()
     assert served["info"]["title"] == "order-service"
 
@@ -102,8 +127,6 @@ def test_problems_are_documented_as_what_is_sent() -> None:
 def test_no_request_string_is_documented_as_accepting_nul() -> None:
     """Found by fuzzing in CI: `tracking_url`'s own pattern admitted NUL, which the service
     refuses; every request string must carry a rule that excludes it."""
-    import re
-
     spec: dict[str, Any] = openapi_spec()
     schemas = spec["components"]["schemas"]
     offenders = []

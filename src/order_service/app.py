@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from order_service import __version__, health, logs, problems, serving, worker
 from order_service.auth.endpoints import router as api_keys_router
@@ -147,7 +148,9 @@ def create_app(
             await app.state.services.transports.aclose()
             await engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the service itself (the package ships
+    # them), not from a CDN and Google Fonts: they work on a network with no internet.
+    app = FastAPIOffline(
         title="order-service",
         version=__version__,
         description=DESCRIPTION,
