@@ -100,6 +100,7 @@ def _with_examples(app: FastAPI) -> Callable[[], dict[str, Any]]:
             description=app.description,
             routes=app.routes,
             tags=app.openapi_tags,
+            separate_input_output_schemas=app.separate_input_output_schemas,
         )
         captured = json.loads(EXAMPLES_FILE.read_text()) if EXAMPLES_FILE.exists() else {}
         for methods in spec["paths"].values():
@@ -156,6 +157,9 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         generate_unique_id_function=_operation_id,
+        # Request and response models are separate classes, so one schema per class; without
+        # this a class used both ways would become `X-Input` and `X-Output` components.
+        separate_input_output_schemas=False,
         lifespan=lifespan,
     )
     app.openapi = _with_examples(app)  # type: ignore[method-assign]
