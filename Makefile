@@ -43,9 +43,13 @@ lock:
 
 install: $(STAMP)
 
+# `make run HOST=0.0.0.0 PORT=8001`. exec: the service takes the shell's place, so on Ctrl-C
+# make hears only from it (it stops and exits 0), not of a shell killed by the signal.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: install
-	ORDER_SERVICE_WEBHOOK_ALLOW_PRIVATE_TARGETS=$${ORDER_SERVICE_WEBHOOK_ALLOW_PRIVATE_TARGETS:-true} \
-		$(BIN)/order-service serve
+	exec env ORDER_SERVICE_WEBHOOK_ALLOW_PRIVATE_TARGETS=$${ORDER_SERVICE_WEBHOOK_ALLOW_PRIVATE_TARGETS:-true} \
+		$(BIN)/order-service serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

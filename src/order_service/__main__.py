@@ -1,3 +1,3 @@
-from order_service.cli import main
+from order_service.console import main
 
 main()

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from order_service import __version__, health, logs, problems, serving, worker
 from order_service.auth.endpoints import router as api_keys_router
@@ -99,6 +100,7 @@ def _with_examples(app: FastAPI) -> Callable[[], dict[str, Any]]:
             description=app.description,
             routes=app.routes,
             tags=app.openapi_tags,
+            separate_input_output_schemas=app.separate_input_output_schemas,
         )
         captured = json.loads(EXAMPLES_FILE.read_text()) if EXAMPLES_FILE.exists() else {}
         for methods in spec["paths"].values():
@@ -147,12 +149,17 @@ def create_app(
             await app.state.services.transports.aclose()
             await engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the service itself (the package ships
+    # them), not from a CDN and Google Fonts: they work on a network with no internet.
+    app = FastAPIOffline(
         title="order-service",
         version=__version__,
         description=DESCRIPTION,
         openapi_tags=TAGS,
         generate_unique_id_function=_operation_id,
+        # Request and response models are separate classes, so one schema per class; without
+        # this a class used both ways would become `X-Input` and `X-Output` components.
+        separate_input_output_schemas=False,
         lifespan=lifespan,
     )
     app.openapi = _with_examples(app)  # type: ignore[method-assign]

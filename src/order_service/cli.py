@@ -62,7 +62,7 @@ async def _ensure_admin_key(settings: Settings, url: str, embedded_db: bool) -> 
 
 
 def _metrics_dir() -> None:
-    """Several API processes share one Prometheus view through a folder of their own."""
+    """The API processes share one Prometheus view through a folder of their own."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return
     folder = tempfile.mkdtemp(prefix="order-service-metrics-")
@@ -71,8 +71,9 @@ def _metrics_dir() -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    _metrics_dir()  # before anything imports prometheus_client
     import uvicorn
+
+    from order_service import serving
 
     settings = get_settings()
     logs.configure(settings.log_level)
@@ -80,15 +81,19 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if embedded_db:
         migrations.upgrade(url)
     dev_key = asyncio.run(_ensure_admin_key(settings, url, embedded_db))
-    base = f"http://{args.host}:{args.port}"
-    print(f"\n  order-service on {base}\n  API docs:  {base}/docs", flush=True)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"http://{host}:{args.port}"
+    print(f"\n  order-service on {base}\n  API docs:  {base}/docs  (or {base}/redoc)", flush=True)
     if dev_key:
         print(
             f"  Admin key: {dev_key}   (development only; kept in {settings.data_dir})", flush=True
         )
-    print(flush=True)
+    print("  Ctrl-C stops it.\n", flush=True)
     if args.without_worker:
         os.environ["ORDER_SERVICE_IN_PROCESS_WORKER"] = "false"
+    # Read by each API process, which serving starts afresh (and so imports prometheus_client
+    # after this is set, whatever this process imported before).
+    _metrics_dir()
     config = uvicorn.Config(
         "order_service.app:create_app_from_env",
         factory=True,
@@ -99,12 +104,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         access_log=False,
         timeout_graceful_shutdown=20,
     )
-    if args.workers > 1:
-        from order_service import serving
-
-        serving.run_processes(config)
-    else:
-        uvicorn.Server(config).run()
+    serving.run_processes(config)
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

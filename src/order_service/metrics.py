@@ -1,8 +1,8 @@
 """Prometheus metrics shared by every process, and business counters applied on commit.
 
-With several API processes (`serve --workers N`) each process counts its own; `serve`
-points `PROMETHEUS_MULTIPROC_DIR` at a fresh folder before the processes start, and
-`/metrics` then adds them all up, so a scrape of any process shows the whole service.
+Each API process counts its own; `serve` points `PROMETHEUS_MULTIPROC_DIR` at a fresh folder
+and then starts its API processes (one or many, each a fresh interpreter: `serving`), and
+`/metrics` adds them all up, so a scrape of any process shows the whole service.
 """
 
 from __future__ import annotations

@@ -9,6 +9,14 @@ its processes a socket of its own, so this module supervises the processes itsel
 uvicorn's public `Server.run(sockets=...)`: it restarts a process that dies, rolls them all
 on SIGHUP, and on SIGINT or SIGTERM asks each to finish its requests and waits for them.
 
+One API process is served the same way, from a process of its own: every API process then
+starts from a fresh interpreter that sees `PROMETHEUS_MULTIPROC_DIR` before anything imports
+`prometheus_client` (which fixes where its values live when imported), whatever the command
+line's process imported first; and `/metrics` shows the same series for one process or many.
+
+Ctrl-C reaches every process of the terminal's process group at once: the supervisor stops
+the servers (SIGTERM), and nothing says more than the command's own last line.
+
 `freeze_heap` is for every long-running process, API and worker alike.
 """
 
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import multiprocessing
 import signal
 import socket
@@ -38,9 +47,26 @@ def _listener(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _quiet() -> None:
+    """A person pressed Ctrl-C: they want the service stopped, not a log of its stopping.
+    Warnings and errors still show; SIGTERM (deployments) keeps the whole account."""
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+
+
+class _Server(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGINT:
+            _quiet()
+        super().handle_exit(sig, frame)
+
+
 def _serve_one(config: uvicorn.Config) -> None:
     """One API process: its own socket in the port's `SO_REUSEPORT` group."""
-    uvicorn.Server(config).run(sockets=[_listener(config.host, config.port)])
+    # The supervisor stops this process with SIGTERM. Left to Python's default, a Ctrl-C
+    # would raise KeyboardInterrupt here during start-up, and again when the server, having
+    # stopped, hands the signal back: a traceback in the terminal either way.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _Server(config).run(sockets=[_listener(config.host, config.port)])
 
 
 class _Supervisor:
@@ -66,8 +92,10 @@ class _Supervisor:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
             self.rolling.set()
-        else:
-            self.stopping.set()
+            return
+        if signum == signal.SIGINT:
+            _quiet()
+        self.stopping.set()
 
     def run(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

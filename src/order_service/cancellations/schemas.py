@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +16,13 @@ class CancelReason(StrEnum):
     declined = "declined"
     staff = "staff"
     other = "other"
+
+
+class Party(StrEnum):
+    """Whose policy applies: the customer's (storefront keys) or the merchant's (ops, admin)."""
+
+    customer = "customer"
+    merchant = "merchant"
 
 
 class CancelRequest(BaseModel):
@@ -52,7 +58,7 @@ class Cancellation(BaseModel):
         description="Why not, when not: `cancellation_window_expired`, `order_in_fulfillment`, "
         "`order_already_fulfilled`, `order_already_cancelled`, `order_not_open`."
     )
-    policy: Literal["customer", "merchant"] = Field(
+    policy: Party = Field(
         description="Which policy applied: the caller's (storefront keys get the customer's)."
     )
     window_seconds: int = Field(description="The customer cancellation window, in seconds.")

@@ -13,7 +13,12 @@ from order_service import metrics, times
 from order_service.auth.service import Actor
 from order_service.cancellations import errors, policy
 from order_service.cancellations.policy import CancellationRefusal
-from order_service.cancellations.schemas import Cancellation, CancelReason, CancelRequest
+from order_service.cancellations.schemas import (
+    Cancellation,
+    CancelReason,
+    CancelRequest,
+    Party,
+)
 from order_service.fulfillments import service as fulfillments
 from order_service.fulfillments.models import Fulfillment
 from order_service.ids import new_id
@@ -48,7 +53,7 @@ async def status(
         cancellable=decision.cancellable,
         until=decision.until,
         code=decision.code,
-        policy="merchant" if actor.is_merchant else "customer",
+        policy=Party.merchant if actor.is_merchant else Party.customer,
         window_seconds=int(settings.customer_cancel_window.total_seconds()),
     )
 

@@ -28,8 +28,8 @@ from order_service.orders.models import Order
 from order_service.orders.presenter import order_fields, order_out, order_page_json
 from order_service.orders.schemas import (
     FinancialStatus,
-    FulfillmentStatus,
     OrderCreate,
+    OrderFulfillmentStatus,
     OrderList,
     OrderOut,
     OrderStatus,
@@ -161,7 +161,7 @@ async def list_orders(
     settings: SettingsDep,
     status: OrderStatus | None = None,
     financial_status: FinancialStatus | None = None,
-    fulfillment_status: FulfillmentStatus | None = None,
+    fulfillment_status: OrderFulfillmentStatus | None = None,
     customer_email: Annotated[str | None, Query(max_length=254)] = None,
     number: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=254)] = None,

@@ -50,7 +50,7 @@ class FinancialStatus(StrEnum):
     voided = "voided"
 
 
-class FulfillmentStatus(StrEnum):
+class OrderFulfillmentStatus(StrEnum):
     unfulfilled = "unfulfilled"
     in_progress = "in_progress"
     partially_fulfilled = "partially_fulfilled"
@@ -258,7 +258,7 @@ class OrderOut(Output):
     number: int = Field(description="Human order number, sequential from 1001.", examples=[1001])
     status: OrderStatus
     financial_status: FinancialStatus
-    fulfillment_status: FulfillmentStatus
+    fulfillment_status: OrderFulfillmentStatus
     customer: CustomerOut
     shipping_address: dict[str, Any] | None
     billing_address: dict[str, Any] | None

@@ -52,7 +52,12 @@ class ShippingRefundIn(Input):
                 },
                 {
                     "required": ["amount"],
-                    "properties": {"full": {"const": False}, "amount": {"type": "integer"}},
+                    # not `const: false`, which openapi-python-client 0.29 renders as
+                    # invalid Python for a property that may be absent
+                    "properties": {
+                        "full": {"not": {"const": True}},
+                        "amount": {"type": "integer"},
+                    },
                 },
             ]
         },
