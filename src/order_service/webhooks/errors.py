@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from order_service.errors import define_error
+from order_service.errors import DomainError, define_error
 
 WebhookEndpointNotFound = define_error(
     "WebhookEndpointNotFound", 404, "webhook_endpoint_not_found", "Webhook endpoint not found"
@@ -28,3 +28,21 @@ NoSubscribedEndpoints = define_error(
     "no_subscribed_endpoints",
     "No enabled webhook endpoint subscribes to this event",
 )
+
+
+class WebhookTransportNotAllowed(DomainError):
+    """A transport this deployment refuses: `log://` in production, where it would write
+    customer data to the service log."""
+
+    status = 422
+    code = "webhook_transport_not_allowed"
+    title = "This kind of webhook URL is not allowed in this environment"
+
+
+class WebhookTransportUnavailable(DomainError):
+    """A transport whose client library is not installed (`nats://` without the `nats`
+    extra)."""
+
+    status = 422
+    code = "webhook_transport_unavailable"
+    title = "The service is installed without support for this kind of webhook URL"
