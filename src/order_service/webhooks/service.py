@@ -208,7 +208,7 @@ async def redeliver(
 ) -> list[WebhookDelivery]:
     """Queue the event again (same `webhook-id`) for one endpoint or every enabled subscriber,
     whatever happened to earlier deliveries. Attempts already made stay listed."""
-    event = await events.get_event(session, event_id)
+    event = await events.get_event(session, event_id, lock=True)
     targets = await repository.endpoints_for_redelivery(session, event.type, endpoint_id)
     if endpoint_id is not None and not targets[0].enabled:
         raise errors.WebhookEndpointDisabled(
