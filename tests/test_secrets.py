@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from order_service import embedded, secrecy
+from order_service.app import create_app
 from order_service.logs import JsonFormatter
 from order_service.settings import Environment, Settings
 from order_service.webhooks import signing
@@ -157,3 +158,32 @@ def test_a_secret_opens_only_with_the_key_it_was_sealed_with() -> None:
     assert secrecy.Vault("k" * 32).open(sealed) == secret
     with pytest.raises(secrecy.SecretUnreadable, match="ORDER_SERVICE_ENCRYPTION_KEY"):
         secrecy.Vault("j" * 32).open(sealed)
+
+
+async def test_a_ping_after_the_encryption_key_changed_says_so(
+    client: httpx.AsyncClient, admin: dict[str, str], database_url: str
+) -> None:
+    """A secret the configured key cannot read is a failed attempt naming the cause (the
+    endpoint's deliveries and the ping show it), not a 500."""
+    endpoint = (
+        await client.post(
+            "/v1/webhook-endpoints",
+            json={"url": "http://127.0.0.1:9/hook", "events": ["*"]},
+            headers=admin,
+        )
+    ).json()
+    other_key = Settings(
+        env=Environment.test,
+        database_url=database_url,
+        webhook_allow_private_targets=True,
+        encryption_key="another key of at least thirty-two characters",
+    )
+    app = create_app(other_key)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as changed:
+        ping = await changed.post(f"/v1/webhook-endpoints/{endpoint['id']}/ping", headers=admin)
+    await app.state.services.engine.dispose()
+    assert ping.status_code == 200, ping.text
+    assert ping.json()["ok"] is False
+    assert "ORDER_SERVICE_ENCRYPTION_KEY" in ping.json()["error"]

@@ -136,6 +136,13 @@ class Settings(BaseSettings):
     webhook_secret_overlap: Duration = timedelta(hours=24)
     webhook_shutdown_grace: Duration = timedelta(seconds=10)
 
+    event_retention: Duration = Field(
+        default=timedelta(days=90),
+        gt=timedelta(0),
+        description="How long events, their webhook deliveries and attempts are kept once "
+        "every delivery has succeeded; workers delete them after that. Events with a pending "
+        "or failed delivery are kept until it succeeds (redelivery) or its endpoint is deleted.",
+    )
     idempotency_ttl: Duration = timedelta(hours=24)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"

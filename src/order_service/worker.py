@@ -20,6 +20,7 @@ from order_service.context import Services
 from order_service.db import create_engine, create_sessionmaker
 from order_service.fulfillments import followups
 from order_service.settings import Settings
+from order_service.webhooks import retention
 from order_service.webhooks.dispatcher import dispatch_webhooks
 
 log = logging.getLogger("order_service.worker")
@@ -54,6 +55,7 @@ TASKS: list[Task] = [
     dispatch_webhooks,
     periodic("purge-idempotency-keys", timedelta(minutes=10), purge_idempotency_keys),
     periodic("follow-ups", timedelta(seconds=30), followups.fire_due),
+    periodic("event-retention", timedelta(minutes=5), retention.prune),
 ]
 
 

@@ -96,6 +96,8 @@ async def test_delete(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
         ({"url": "hooks.example.com/x", "events": ["*"]}, "invalid_webhook_url"),
         ({"url": "https:///nohost", "events": ["*"]}, "invalid_webhook_url"),
         ({"url": "https://example.com:99999/x", "events": ["*"]}, "invalid_webhook_url"),
+        ({"url": "https://93.184.215.14:0/x", "events": ["*"]}, "invalid_webhook_url"),
+        ({"url": "nats://93.184.215.14:0/orders.events", "events": ["*"]}, "invalid_webhook_url"),
         ({"url": "nats://127.0.0.1:4222/bad subject", "events": ["*"]}, "invalid_webhook_url"),
         ({"url": "a://[", "events": ["*"]}, "invalid_webhook_url"),
         ({"url": URL, "events": ["order.exploded"]}, "validation_error"),
@@ -169,6 +171,12 @@ async def test_only_admins_manage_endpoints(
         "http://[fd00:ec2::254]/latest/meta-data/",
         "http://[::1]/hook",
         "http://[::ffff:127.0.0.1]/hook",
+        "http://[2002:a01:203::1]/hook",
+        "http://[2002:a9fe:a9fe::]/latest/meta-data/",
+        "http://[64:ff9b::a01:203]/hook",
+        "http://[::a01:203]/hook",
+        "http://[2001:0:5db8:d70e::f5fe:fcfc]/hook",
+        "nats://[2002:7f00:1::]:4222/orders.events",
         "http://0.0.0.0/hook",
         "http://100.100.100.200/hook",
         "nats://127.0.0.1:4222/orders.events",
@@ -204,6 +212,8 @@ async def test_public_and_trusted_targets_are_accepted(
     ) as strict:
         for url in (
             "https://93.184.215.14/hook",
+            "https://[2002:5db8:d70e::1]/hook",
+            "https://[64:ff9b::5db8:d70e]/hook",
             "nats://127.0.0.1:4222/orders.events",
             "http://nats.internal.test/whatever",
         ):

@@ -15,6 +15,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_order_id_sequence", "order_id", "sequence"),
         Index("ix_events_type_sequence", "type", "sequence"),
+        Index("ix_events_created_at_id", "created_at", "id"),  # retention, oldest first
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

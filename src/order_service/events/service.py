@@ -87,8 +87,12 @@ async def list_events(
     return await fetch_page(session, query, limit, lambda e: e.sequence)
 
 
-async def get_event(session: AsyncSession, event_id: str) -> Event:
-    event = await session.get(Event, event_id)
+async def get_event(session: AsyncSession, event_id: str, *, lock: bool = False) -> Event:
+    """With `lock`, the event stays until the transaction ends: retention skips an event
+    locked so, and a change waiting for retention's lock finds the event gone (404)."""
+    event = await session.get(
+        Event, event_id, with_for_update={"read": True, "key_share": True} if lock else None
+    )
     if event is None:
         raise errors.NotFound(f"No event with id {event_id}")
     return event

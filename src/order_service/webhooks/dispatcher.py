@@ -188,21 +188,19 @@ class Dispatcher:
 
     async def deliver(self, claim: Claim) -> None:
         now = self.services.clock()
-        message = service.signed_message(
+        started = time.perf_counter()
+        outcome = await service.send_signed(
+            self.services.transports,
+            claim.url,
             msg_id=claim.event_id,
             type_=claim.event_type,
             body=service.payload(claim.event_type, claim.event_created_at, claim.event_data),
-            secrets=service.active_secrets(
-                claim.secret_ciphertext,
-                claim.previous_secret_ciphertext,
-                claim.previous_secret_expires_at,
-                self.services.vault,
-                now,
-            ),
+            sealed=claim.secret_ciphertext,
+            previous=claim.previous_secret_ciphertext,
+            expires=claim.previous_secret_expires_at,
+            vault=self.services.vault,
             now=now,
         )
-        started = time.perf_counter()
-        outcome = await self.services.transports.send(claim.url, message)
         duration = time.perf_counter() - started
         metrics.ATTEMPT_SECONDS.set(duration)
         await self.record(claim, outcome, now=now, duration_ms=round(duration * 1000))

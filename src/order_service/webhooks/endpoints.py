@@ -35,6 +35,8 @@ URL_ERRORS = (
     webhook_errors.InvalidWebhookUrl,
     webhook_errors.WebhookTargetNotAllowed,
     webhook_errors.WebhookUrlUnresolvable,
+    webhook_errors.WebhookTransportNotAllowed,
+    webhook_errors.WebhookTransportUnavailable,
 )
 NOT_FOUND = webhook_errors.WebhookEndpointNotFound
 
@@ -56,11 +58,13 @@ commits, each matching event is delivered to `url`, signed per Standard Webhooks
 `Idempotency-Key` answers with `secret: null`). The service keeps it encrypted.
 
 The URL's scheme picks the transport: `https://` (a POST per event; redirects are not
-followed), `nats://host:port/subject` (NATS JetStream), `log://` (the service log), or a
-plugin's scheme. The host must resolve only to public addresses: loopback, private,
-link-local and cloud-metadata targets are refused with 422 `webhook_target_not_allowed`
-(unless `WEBHOOK_ALLOW_PRIVATE_TARGETS`, for development, or the host is in
-`WEBHOOK_TRUSTED_HOSTS`). Roles: admin.
+followed), `nats://host:port/subject` (NATS JetStream; without the service's `nats` extra
+installed, 422 `webhook_transport_unavailable`), `log://` (the service log; for development:
+422 `webhook_transport_not_allowed` in production), or a plugin's scheme. The host must
+resolve only to public addresses: loopback, private, link-local and cloud-metadata targets,
+and IPv6 addresses carrying such an IPv4 address (6to4, NAT64, Teredo, IPv4-mapped), are
+refused with 422 `webhook_target_not_allowed` (unless `WEBHOOK_ALLOW_PRIVATE_TARGETS`, for
+development, or the host is in `WEBHOOK_TRUSTED_HOSTS`). Roles: admin.
 """,
 )
 async def create_webhook_endpoint(

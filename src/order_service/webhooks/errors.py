@@ -39,3 +39,21 @@ class NoSubscribedEndpoints(DomainError):
     status = 409
     code = "no_subscribed_endpoints"
     title = "No enabled webhook endpoint subscribes to this event"
+
+
+class WebhookTransportNotAllowed(DomainError):
+    """A transport this deployment refuses: `log://` in production, where it would write
+    customer data to the service log."""
+
+    status = 422
+    code = "webhook_transport_not_allowed"
+    title = "This kind of webhook URL is not allowed in this environment"
+
+
+class WebhookTransportUnavailable(DomainError):
+    """A transport whose client library is not installed (`nats://` without the `nats`
+    extra)."""
+
+    status = 422
+    code = "webhook_transport_unavailable"
+    title = "The service is installed without support for this kind of webhook URL"

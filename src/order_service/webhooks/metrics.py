@@ -29,6 +29,12 @@ ENDPOINTS_DISABLED = Counter(
     "Endpoints disabled by the dispatcher, by reason (gone: 410; failing: failing for days).",
     ["reason"],
 )
+PRUNED = Counter(
+    "order_service_retention_pruned",
+    "Rows deleted by retention, by table: events older than EVENT_RETENTION whose every "
+    "delivery succeeded, with their webhook deliveries and attempts.",
+    ["table"],
+)
 # Gauges read from the database: with several processes the most recent reading wins.
 BACKLOG = Gauge(
     "order_service_webhook_backlog",
@@ -50,6 +56,8 @@ for outcome in ("succeeded", "retrying", "failed", "gone", "lost"):
     ATTEMPTS.labels(outcome)
 for reason in ("gone", "failing"):
     ENDPOINTS_DISABLED.labels(reason)
+for table in ("events", "webhook_deliveries", "webhook_attempts"):
+    PRUNED.labels(table)
 
 
 async def refresh(session: AsyncSession, now: datetime) -> None:

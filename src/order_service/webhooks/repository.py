@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -310,3 +310,81 @@ async def backlog(session: AsyncSession) -> Backlog:
         select(func.count()).select_from(WebhookEndpoint).where(~WebhookEndpoint.enabled)
     )
     return Backlog(int(pending), oldest, int(disabled or 0))
+
+
+# Retention ---------------------------------------------------------------------------------
+
+EPOCH = (datetime.min.replace(tzinfo=UTC), "")
+"""Before every event: where a pruner's walk through the events starts."""
+
+_LOCK_OLD_EVENTS = """SELECT id, created_at FROM events
+ WHERE created_at < $1 AND (created_at, id) > ($2, $3)
+ ORDER BY created_at, id
+ LIMIT $4
+   FOR UPDATE SKIP LOCKED"""
+
+_LOCK_SUCCEEDED = f"""SELECT id, event_id FROM webhook_deliveries
+ WHERE event_id = ANY($1::text[]) AND status = '{SUCCEEDED}'
+   FOR UPDATE SKIP LOCKED"""  # noqa: S608 - constants only
+
+_COUNT_DELIVERIES = """SELECT event_id, count(*) FROM webhook_deliveries
+ WHERE event_id = ANY($1::text[]) GROUP BY event_id"""
+
+_DELETE = """WITH attempts AS (
+    DELETE FROM webhook_attempts WHERE delivery_id = ANY($2::text[]) RETURNING 1),
+deliveries AS (
+    DELETE FROM webhook_deliveries WHERE id = ANY($2::text[]) RETURNING 1),
+events AS (
+    DELETE FROM events WHERE id = ANY($1::text[]) RETURNING 1)
+SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries),
+       (SELECT count(*) FROM attempts)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """One pruner's batch: old events it locked (with where the walk goes on) and, per
+    event, the succeeded deliveries it locked."""
+
+    events: list[str]
+    last: tuple[datetime, str] | None
+    succeeded: dict[str, list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    events: int = 0
+    deliveries: int = 0
+    attempts: int = 0
+
+
+async def hold_old_events(
+    conn: asyncpg.Connection, *, before: datetime, after: tuple[datetime, str], limit: int
+) -> Held:
+    """Lock up to `limit` events created before `before`, oldest first from `after`, and
+    their succeeded deliveries. Rows another transaction holds (another pruner's batch, a
+    redelivery, an endpoint being deleted) are skipped, never waited for: pruners cannot
+    deadlock with each other or with the API, and never take the same event."""
+    rows = await conn.fetch(_LOCK_OLD_EVENTS, before, *after, limit)
+    events = [row[0] for row in rows]
+    succeeded: dict[str, list[str]] = {}
+    if events:
+        for delivery_id, event_id in await conn.fetch(_LOCK_SUCCEEDED, events):
+            succeeded.setdefault(event_id, []).append(delivery_id)
+    last = (rows[-1][1], rows[-1][0]) if rows else None
+    return Held(events, last, succeeded)
+
+
+async def delete_finished(conn: asyncpg.Connection, held: Held) -> Pruned:
+    """Delete the held events whose every delivery succeeded (or that have none), with their
+    deliveries and attempts. Runs after `hold_old_events` in the same transaction: its own
+    snapshot, taken once the events were locked, sees every delivery a redelivery committed
+    before, and no redelivery can start on a locked event."""
+    if not held.events:
+        return Pruned()
+    counts = dict(await conn.fetch(_COUNT_DELIVERIES, held.events))
+    finished = [e for e in held.events if counts.get(e, 0) == len(held.succeeded.get(e, ()))]
+    if not finished:
+        return Pruned()
+    deliveries = [d for e in finished for d in held.succeeded.get(e, ())]
+    events, deleted, attempts = await conn.fetchrow(_DELETE, finished, deliveries)
+    return Pruned(events, deleted, attempts)

@@ -23,7 +23,8 @@ URL_FIELD = Field(
     json_schema_extra=URL_SCHEMA,
     description="Where events go. `https://…` (or `http://…`) receives a POST per event; "
     "`nats://host:4222/subject` publishes to NATS JetStream; `log://…` writes to the service "
-    "log; plugins add schemes. Must not point at a private address (see the README).",
+    "log (development only); plugins add schemes. Must not point at a private address (see "
+    "the README).",
     examples=["https://notifications.example.com/webhooks/orders"],
 )
 EVENTS_DESCRIPTION = 'Topics to receive, or `["*"]` for all of them, now and future.'

@@ -25,7 +25,7 @@ from order_service.events import service as events
 from order_service.events.models import Event
 from order_service.ids import new_id
 from order_service.pagination import Page
-from order_service.secrecy import Vault
+from order_service.secrecy import SecretUnreadable, Vault
 from order_service.settings import Settings
 from order_service.webhooks import errors, repository, signing
 from order_service.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -167,6 +167,30 @@ def active_secrets(
     return (vault.open(sealed),)
 
 
+async def send_signed(
+    transports: Transports,
+    url: str,
+    *,
+    msg_id: str,
+    type_: str,
+    body: bytes,
+    sealed: str,
+    previous: str | None,
+    expires: datetime | None,
+    vault: Vault,
+    now: datetime,
+) -> Outcome:
+    """Sign `body` with the endpoint's active secrets and send it once. A secret that does not
+    decrypt (the encryption key was changed) is a failed attempt saying so, which the
+    endpoint's deliveries show, rather than an error that would hide it in the log."""
+    try:
+        secrets = active_secrets(sealed, previous, expires, vault, now)
+    except SecretUnreadable as exc:
+        return Outcome(ok=False, error=str(exc))
+    message = signed_message(msg_id=msg_id, type_=type_, body=body, secrets=secrets, now=now)
+    return await transports.send(url, message)
+
+
 @dataclass(frozen=True, slots=True)
 class PingOutcome:
     webhook_id: str
@@ -185,22 +209,19 @@ async def ping(
             "enable it with PATCH first."
         )
     msg_id = new_id("ping")
-    body = payload("webhook.ping", now, {"endpoint_id": endpoint.id})
-    message = signed_message(
+    started = time.perf_counter()
+    outcome = await send_signed(
+        transports,
+        endpoint.url,
         msg_id=msg_id,
         type_="webhook.ping",
-        body=body,
-        secrets=active_secrets(
-            endpoint.secret_ciphertext,
-            endpoint.previous_secret_ciphertext,
-            endpoint.previous_secret_expires_at,
-            vault,
-            now,
-        ),
+        body=payload("webhook.ping", now, {"endpoint_id": endpoint.id}),
+        sealed=endpoint.secret_ciphertext,
+        previous=endpoint.previous_secret_ciphertext,
+        expires=endpoint.previous_secret_expires_at,
+        vault=vault,
         now=now,
     )
-    started = time.perf_counter()
-    outcome = await transports.send(endpoint.url, message)
     return PingOutcome(msg_id, outcome, round((time.perf_counter() - started) * 1000))
 
 
@@ -224,7 +245,7 @@ async def redeliver(
 ) -> list[WebhookDelivery]:
     """Queue the event again (same `webhook-id`) for one endpoint or every enabled subscriber,
     whatever happened to earlier deliveries. Attempts already made stay listed."""
-    event = await events.get_event(session, event_id)
+    event = await events.get_event(session, event_id, lock=True)
     targets = await repository.endpoints_for_redelivery(session, event.type, endpoint_id)
     if endpoint_id is not None and not targets[0].enabled:
         raise errors.WebhookEndpointDisabled(

@@ -3,7 +3,10 @@
 A target host is resolved and every address it resolves to must be public. Loopback,
 private (RFC 1918, ULA), link-local (which holds the cloud metadata services at
 169.254.169.254 and fd00:ec2::254), shared, reserved, multicast and unspecified addresses
-are refused, as are IPv4 addresses hidden in IPv6 (`::ffff:127.0.0.1`). Checking again at
+are refused, as are IPv6 addresses that carry a refused IPv4 address inside them
+(IPv4-mapped `::ffff:10.0.0.1`, IPv4-compatible `::10.0.0.1`, NAT64 `64:ff9b::a00:1`, 6to4
+`2002:a00:1::`, Teredo `2001:0:…`): a translator or relay on the way delivers them to that
+IPv4 address. Checking again at
 send time matters because DNS can change after creation; the HTTP transport then connects
 to the address it checked, so a second lookup cannot swap in another one.
 """
@@ -25,9 +28,34 @@ METADATA_ADDRESSES = frozenset(
 )
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+"""The well-known NAT64 prefix: a DNS64 resolver on an IPv6-only network answers with it for
+hosts that have only IPv4 addresses, so such an address is judged by the IPv4 inside it."""
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address leads to through a translator, relay or tunnel."""
+    if address.ipv4_mapped is not None:
+        return (address.ipv4_mapped,)
+    if address in NAT64 or address in IPV4_COMPATIBLE:
+        return (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF),)
+    if address.sixtofour is not None:
+        return (address.sixtofour,)
+    if address.teredo is not None:
+        return address.teredo  # (server, client)
+    return ()
+
+
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        inside = embedded_ipv4(address)
+        if not all(map(is_public, inside)):
+            return False
+        if address.ipv4_mapped is not None or address in NAT64:
+            # Only ever reached as the IPv4 address inside; Python's verdict on the IPv6
+            # prefix itself differs between versions.
+            return True
     return (
         address.is_global
         and not address.is_multicast
@@ -80,7 +108,12 @@ class TargetPolicy:
         refused = [a for a in addresses if not is_public(a)]
         if refused or not addresses:
             raise errors.WebhookTargetNotAllowed(
-                f"{host} resolves to {', '.join(map(str, refused)) or 'nothing'}, which is not a "
-                "public address. Webhooks may only reach public addresses.",
+                f"{host} resolves to {', '.join(map(_describe, refused)) or 'nothing'}, which is "
+                "not a public address. Webhooks may only reach public addresses.",
             )
         return addresses
+
+
+def _describe(address: IPAddress) -> str:
+    inside = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else ()
+    return f"{address} (carrying {', '.join(map(str, inside))})" if inside else str(address)

@@ -2,7 +2,8 @@
 
 A transport is anything with `validate`, `send` and `aclose` (the `Transport` protocol).
 Built in: `http`/`https` (one pooled httpx client, no redirects), `log` (writes the message
-to the log; for development) and `nats` (NATS JetStream). Other packages add schemes under
+to the log; for development, refused in production) and `nats` (NATS JetStream, with the
+`nats` extra installed). Other packages add schemes under
 the entry-point group `order_service.transports`: the entry point's name is the scheme and
 its object a callable taking the `Settings` and returning a transport.
 """
@@ -17,20 +18,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import SplitResult, unquote, urlsplit
 
 import httpx
-import nats
-from nats.aio.client import Client as NatsClient
-from nats.errors import Error as NatsError
-from nats.js.errors import Error as JetStreamError
 
 from order_service import __version__
 from order_service.errors import DomainError
-from order_service.settings import Settings
+from order_service.settings import Environment, Settings
 from order_service.webhooks import errors
 from order_service.webhooks.targets import TargetPolicy
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NatsClient
 
 log = logging.getLogger("order_service.webhooks")
 
@@ -79,6 +79,8 @@ def split(url: str) -> SplitResult:
         raise errors.InvalidWebhookUrl(f"{url!r} is not a valid URL: {exc}.") from exc
     if not parts.hostname:
         raise errors.InvalidWebhookUrl(f"{url!r} has no host.")
+    if parts.port == 0:
+        raise errors.InvalidWebhookUrl(f"{url!r} names port 0, which no server listens on.")
     return parts
 
 
@@ -176,15 +178,24 @@ def _default_port(url_or_scheme: str) -> int:
 
 
 class LogTransport:
-    """`log://<anything>`: writes each message to the service log. For development."""
+    """`log://<anything>`: writes each message to the service log. For development: refused
+    in production, where it would copy customer data into the logs."""
 
     def __init__(self, settings: Settings) -> None:
-        del settings
+        self.production = settings.env is Environment.production
 
     async def validate(self, url: str) -> None:
-        del url
+        if self.production:
+            raise errors.WebhookTransportNotAllowed(
+                f"{url!r}: log:// endpoints write every message, customer data included, to "
+                "the service log; they are for development and refused in production."
+            )
 
     async def send(self, url: str, message: Message) -> Outcome:
+        try:
+            await self.validate(url)
+        except DomainError as exc:
+            return Outcome(ok=False, error=exc.detail)
         log.info(
             "webhook %s %s to %s",
             message.type,
@@ -201,12 +212,42 @@ class LogTransport:
 _SUBJECT = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 
 
+def _require_nats() -> None:
+    """nats-py is the optional `nats` extra: only nats:// endpoints need it."""
+    try:
+        import nats  # noqa: F401
+    except ImportError as exc:
+        raise errors.WebhookTransportUnavailable(
+            "nats:// endpoints need the NATS client, which this installation lacks: install "
+            "the service with its `nats` extra (pip install 'order-service[nats]')."
+        ) from exc
+
+
+class _ReportedErrors:
+    """nats-py hands connection errors to a callback (by default logging each with a
+    traceback) and, when it gives up connecting, raises only `NoServersError`: the last error
+    reported says why, in the attempt's `error`."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.last: Exception | None = None
+
+    async def report(self, exc: Exception) -> None:
+        self.last = exc
+        log.warning("NATS server %s: %r", self.host, exc)
+
+
 class NatsTransport:
     """`nats://[user:password@]host[:port]/subject`: publishes to NATS JetStream and waits for
     the stream's acknowledgement. The headers are the Standard Webhooks ones plus
     `Nats-Msg-Id` (the `webhook-id`), so JetStream drops duplicates of a retried message
     within the stream's duplicate window. A stream must capture the subject; without one the
-    publish fails and is retried. One connection per server is kept open."""
+    publish fails and is retried. One connection per server is kept open.
+
+    The client never reconnects by itself: a NATS server announces other servers (INFO
+    `connect_urls`) and nats-py would reconnect to those without the address check, so a
+    server could steer it at internal addresses. A lost connection is closed instead, and the
+    next send connects again to the configured server, checked like any other."""
 
     def __init__(self, settings: Settings) -> None:
         self.policy = TargetPolicy.from_settings(settings)
@@ -227,32 +268,49 @@ class NatsTransport:
         return parts, subject
 
     async def validate(self, url: str) -> None:
+        _require_nats()
         parts, _ = self._parse(url)
         assert parts.hostname
         await self.policy.check(parts.hostname, parts.port or 4222)
 
     async def _connection(self, parts: SplitResult) -> NatsClient:
+        import nats
+        from nats.errors import NoServersError
+
         server = f"nats://{parts.netloc}"
         async with self.lock:
             conn = self.connections.get(server)
             if conn is None or conn.is_closed:
-                conn = await nats.connect(
-                    server,
-                    connect_timeout=min(self.timeout, 5),
-                    max_reconnect_attempts=-1,
-                    allow_reconnect=True,
-                    name="order-service webhooks",
-                )
+                reported = _ReportedErrors(f"{parts.hostname}:{parts.port or 4222}")
+                try:
+                    conn = await nats.connect(
+                        server,
+                        connect_timeout=min(self.timeout, 5),
+                        allow_reconnect=False,
+                        # nats-py retries even a first connection, until a server has failed
+                        # more than this many times (never, at -1 or 0): a server that is
+                        # down fails this delivery at once, and its schedule retries it.
+                        max_reconnect_attempts=1,
+                        reconnect_time_wait=0,
+                        error_cb=reported.report,
+                        name="order-service webhooks",
+                    )
+                except NoServersError as exc:
+                    raise (reported.last or exc) from None
                 self.connections[server] = conn
             return conn
 
     async def send(self, url: str, message: Message) -> Outcome:
         try:
+            _require_nats()
             parts, subject = self._parse(url)
             assert parts.hostname
             await self.policy.check(parts.hostname, parts.port or 4222)
         except DomainError as exc:
             return Outcome(ok=False, error=exc.detail)
+        from nats.errors import Error as NatsError
+        from nats.js.errors import Error as JetStreamError
+
         try:
             conn = await self._connection(parts)
             ack = await conn.jetstream().publish(
