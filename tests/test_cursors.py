@@ -1,5 +1,6 @@
-"""Forged cursors and out-of-range numbers are refused as the client's mistake (400 or 422
-problems) or answer an empty page: never a database error."""
+"""Cursors are signed: one the service did not issue is refused as the client's mistake (400
+`invalid_cursor`), and so are out-of-range numbers, even in a cursor it signed (422 or an empty
+page): never a database error."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from order_service.app import create_app
+from order_service.pagination import Cursors
+from order_service.settings import DEVELOPMENT_CURSOR_SECRET, Settings
 from tests.factories import create_order, problem
 from tests.helpers import fulfil
 
@@ -17,14 +22,19 @@ BIGINT_MAX = 2**63 - 1
 
 
 def forged(*values: Any) -> str:
-    """A cursor in the service's format (unpadded base64url JSON) holding `values`."""
+    """Unpadded base64url JSON holding `values`: what an unsigned cursor would look like."""
     raw = json.dumps(list(values)).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def signed(app: Any, *values: Any) -> str:
+    """A cursor holding `values` signed with the service's own key, as if it had issued it."""
+    cursor: str = app.state.services.cursors.issue(*values)
+    return cursor
+
+
 NOT_AN_INTEGER = [BIGINT_MAX + 1, -BIGINT_MAX - 2, 10**40, "1001", 1.5, True, None, [1], {}]
 NOT_AN_ID = [1, "ord\x00", "\ud800", True, None, ["a"]]
-EITHER = [forged(), forged(1, 2), "bm90IGpzb24", "AAAA", "!"]
 
 
 @pytest.fixture
@@ -60,28 +70,88 @@ async def lists(
 
 
 async def test_every_list_refuses_cursors_it_did_not_issue(
-    client: httpx.AsyncClient, admin: dict[str, str], lists: dict[str, tuple[str, list[Any]]]
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    app: Any,
+    lists: dict[str, tuple[str, list[Any]]],
 ) -> None:
-    for path, (_, refused) in lists.items():
-        for cursor in [*(forged(value) for value in refused), *EITHER]:
+    other_key = Cursors(b"not the service's key, 32 bytes.")
+    for path, (key, refused) in lists.items():
+        good = 1001 if key != "id" else "~"
+        unsigned = [forged(good), forged(), forged(1, 2), "bm90IGpzb24", "AAAA", "!"]
+        # values a signed cursor may not hold either: defence in depth, should the key leak
+        wrong = [signed(app, value) for value in refused] + [signed(app), signed(app, 1, 2)]
+        for cursor in [*unsigned, other_key.issue(good), *wrong]:
             response = await client.get(path, params={"cursor": cursor}, headers=admin)
             problem(response, 400, "invalid_cursor")
 
 
+async def test_a_cursor_changed_by_the_client_is_refused(
+    client: httpx.AsyncClient, storefront: dict[str, str]
+) -> None:
+    for _ in range(3):
+        await create_order(client, storefront)
+    issued = (await client.get("/v1/orders?limit=1", headers=storefront)).json()["next_cursor"]
+    raw = bytearray(base64.urlsafe_b64decode(issued + "=" * (-len(issued) % 4)))
+    for index in (0, len(raw) - 2):  # the signature, then the order number it signs
+        changed = raw.copy()
+        changed[index] ^= 1
+        cursor = base64.urlsafe_b64encode(bytes(changed)).decode().rstrip("=")
+        response = await client.get("/v1/orders", params={"cursor": cursor}, headers=storefront)
+        problem(response, 400, "invalid_cursor")
+
+
+async def test_processes_with_the_same_secret_read_each_other_s_cursors(
+    client: httpx.AsyncClient, storefront: dict[str, str], settings: Settings
+) -> None:
+    """Several processes (or hosts) serve one database: the secret is a setting, not made
+    per process, and a cursor one issued is read by another; another secret refuses it."""
+    for _ in range(3):
+        await create_order(client, storefront)
+    issued = (await client.get("/v1/orders?limit=1", headers=storefront)).json()["next_cursor"]
+    for secret, status in (("x" * 32, 400), (None, 200)):
+        other = create_app(
+            Settings(env=settings.env, database_url=settings.database_url, cursor_secret=secret)
+        )
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as peer:
+            response = await peer.get("/v1/orders", params={"cursor": issued}, headers=storefront)
+        await other.state.services.engine.dispose()
+        assert response.status_code == status, response.text
+
+
+def test_production_refuses_to_start_without_a_cursor_secret() -> None:
+    production = {
+        "env": "production",
+        "database_url": "postgresql://db/orders",
+        "encryption_key": "e" * 32,
+    }
+    for secret in (None, DEVELOPMENT_CURSOR_SECRET, "too short"):
+        with pytest.raises(ValidationError, match=r"(?i)cursor_secret"):
+            Settings(**production, cursor_secret=secret)
+    configured = Settings(**production, cursor_secret="s" * 32)
+    assert configured.cursor_key == b"s" * 32
+    assert "s" * 32 not in repr(configured)
+
+
 async def test_cursors_at_the_edges_of_their_column_are_pages(
-    client: httpx.AsyncClient, admin: dict[str, str], lists: dict[str, tuple[str, list[Any]]]
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    app: Any,
+    lists: dict[str, tuple[str, list[Any]]],
 ) -> None:
     for path, (key, _) in lists.items():
         edges = [BIGINT_MAX, -BIGINT_MAX - 1] if key != "id" else ["~", ""]
         for value in edges:
-            response = await client.get(path, params={"cursor": forged(value)}, headers=admin)
+            cursor = signed(app, value)
+            response = await client.get(path, params={"cursor": cursor}, headers=admin)
             assert response.status_code == 200, (path, value, response.text)
     everything = await client.get(
-        "/v1/orders", params={"cursor": forged(BIGINT_MAX)}, headers=admin
+        "/v1/orders", params={"cursor": signed(app, BIGINT_MAX)}, headers=admin
     )
     assert len(everything.json()["data"]) == 1
     nothing = await client.get(
-        "/v1/orders", params={"cursor": forged(-BIGINT_MAX - 1)}, headers=admin
+        "/v1/orders", params={"cursor": signed(app, -BIGINT_MAX - 1)}, headers=admin
     )
     assert nothing.json()["data"] == []
 

@@ -142,7 +142,11 @@ async def test_a_replay_after_revocation_shows_no_key_and_the_key_stays_revoked(
 
 
 def test_production_needs_an_encryption_key_of_32_characters() -> None:
-    production = {"env": Environment.production, "database_url": "postgresql://db/orders"}
+    production = {
+        "env": Environment.production,
+        "database_url": "postgresql://db/orders",
+        "cursor_secret": "c" * 32,
+    }
     with pytest.raises(ValidationError, match="ORDER_SERVICE_ENCRYPTION_KEY is required"):
         Settings(**production)
     with pytest.raises(ValidationError, match="encryption_key"):

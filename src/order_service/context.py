@@ -16,7 +16,13 @@ from order_service import errors, secrecy, sql
 from order_service.auth.schemas import Role
 from order_service.auth.service import Actor, authenticate, bearer_token
 from order_service.db import create_sessionmaker
-from order_service.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
+from order_service.pagination import (
+    CURSOR_PATTERN,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Cursors,
+    PageRequest,
+)
 from order_service.secrecy import Vault
 from order_service.settings import Settings
 from order_service.webhooks.transports import Transports
@@ -43,10 +49,12 @@ class Services:
     reads of one statement (`routing.one_statement_read`)."""
     vault: Vault = field(init=False)
     """Encrypts and decrypts the webhook signing secrets kept in the database."""
+    cursors: Cursors = field(init=False)
 
     def __post_init__(self) -> None:
         self.transports = Transports(self.settings)
         self.vault = secrecy.vault(self.settings)
+        self.cursors = Cursors(self.settings.cursor_key)
         self.autocommit_sessionmaker = create_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
@@ -162,13 +170,8 @@ async def _if_match(
 IfMatchDep = Annotated[int | None, Depends(_if_match)]
 
 
-@dataclass(slots=True)
-class PageParams:
-    limit: int
-    cursor: str | None
-
-
 async def _page(
+    request: Request,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")
     ] = DEFAULT_LIMIT,
@@ -181,11 +184,11 @@ async def _page(
             json_schema_extra={"pattern": CURSOR_PATTERN},
         ),
     ] = None,
-) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor)
+) -> PageRequest:
+    return PageRequest(limit=limit, cursor=cursor, cursors=services(request).cursors)
 
 
-PageDep = Annotated[PageParams, Depends(_page)]
+PageDep = Annotated[PageRequest, Depends(_page)]
 
 
 def etag(version: int) -> str:

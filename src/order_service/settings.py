@@ -62,6 +62,11 @@ def _parse_list(value: Any) -> list[str]:
 HostList = Annotated[list[str], NoDecode, BeforeValidator(_parse_list)]
 
 
+DEVELOPMENT_CURSOR_SECRET = "order-service development cursor key: public, never for production"  # noqa: S105
+"""Signs cursors when `ORDER_SERVICE_CURSOR_SECRET` is unset (production refuses that): fixed,
+so cursors still read after a restart and in every process."""
+
+
 class Environment(StrEnum):
     development = "development"
     test = "test"
@@ -98,6 +103,14 @@ class Settings(BaseSettings):
         description="Encrypts the webhook signing secrets kept in the database: 32 or more "
         "random characters. Required in production; unset elsewhere, a public development "
         "key is used. Stored secrets decrypt only with the key they were stored with.",
+    )
+    cursor_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Signs pagination cursors (HMAC-SHA256), so a cursor the service did not "
+        "issue is refused: 32 or more random characters, the same in every process serving "
+        "one database. Required in production; unset elsewhere, a public development key is "
+        "used.",
     )
 
     customer_cancel_window: Duration = timedelta(hours=1)
@@ -162,6 +175,11 @@ class Settings(BaseSettings):
                     "ORDER_SERVICE_ENCRYPTION_KEY is required in production: it encrypts the "
                     "webhook signing secrets in the database (32 or more random characters)"
                 )
+            if self.cursor_key == DEVELOPMENT_CURSOR_SECRET.encode():
+                raise ValueError(
+                    "ORDER_SERVICE_CURSOR_SECRET is required in production: it signs pagination "
+                    "cursors, the same in every process (32 or more random characters)"
+                )
             if self.webhook_allow_private_targets:
                 raise ValueError(
                     "ORDER_SERVICE_WEBHOOK_ALLOW_PRIVATE_TARGETS must stay false in production: "
@@ -177,6 +195,12 @@ class Settings(BaseSettings):
         if not self.webhook_retry_schedule:
             raise ValueError("ORDER_SERVICE_WEBHOOK_RETRY_SCHEDULE needs at least one duration")
         return self
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The key pagination cursors are signed with."""
+        secret = self.cursor_secret or SecretStr(DEVELOPMENT_CURSOR_SECRET)
+        return secret.get_secret_value().encode()
 
 
 @lru_cache

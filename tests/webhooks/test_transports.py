@@ -66,6 +66,7 @@ async def test_log_endpoints_are_refused_in_production(
             webhook_allow_private_targets=False,
             # the key the endpoints above were sealed with
             encryption_key=secrecy.DEVELOPMENT_KEY,
+            cursor_secret="c" * 32,
         )
     )
     caplog.set_level("INFO", logger="order_service.webhooks")

@@ -43,7 +43,7 @@ async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminActor)
 )
 async def list_api_keys(session: SessionDep, _: AdminActor, page: PageDep) -> ApiKeyList:
     """List API keys"""
-    result = await service.list_keys(session, limit=page.limit, cursor=page.cursor)
+    result = await service.list_keys(session, page=page)
     return ApiKeyList(
         data=[ApiKeyOut.model_validate(k) for k in result.items], next_cursor=result.next_cursor
     )

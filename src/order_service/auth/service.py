@@ -15,7 +15,7 @@ from order_service import errors, sql
 from order_service.auth.models import ApiKey
 from order_service.auth.schemas import Role
 from order_service.ids import new_id
-from order_service.pagination import Page, decode_cursor, fetch_page
+from order_service.pagination import Page, PageRequest
 
 KEY_PREFIX = "osk_"
 
@@ -105,12 +105,12 @@ async def ensure_key(session: AsyncSession, *, key: str, name: str, role: Role) 
     return True
 
 
-async def list_keys(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[ApiKey]:
+async def list_keys(session: AsyncSession, *, page: PageRequest) -> Page[ApiKey]:
     query = select(ApiKey).order_by(ApiKey.id.desc())
-    if cursor:
-        (after,) = decode_cursor(cursor, str)
+    if page.cursor:
+        (after,) = page.position(str)
         query = query.where(ApiKey.id < after)
-    return await fetch_page(session, query, limit, lambda k: k.id)
+    return await page.fetch(session, query, lambda k: k.id)
 
 
 async def revoke_key(session: AsyncSession, key_id: str, now: datetime) -> ApiKey:

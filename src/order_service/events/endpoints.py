@@ -50,9 +50,7 @@ async def list_events(
     order_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> EventList:
     """List events"""
-    result = await service.list_events(
-        session, type_=type, order_id=order_id, limit=page.limit, cursor=page.cursor
-    )
+    result = await service.list_events(session, type_=type, order_id=order_id, page=page)
     return EventList(data=[event_out(e) for e in result.items], next_cursor=result.next_cursor)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from order_service import errors, metrics, sql
 from order_service.events.models import Event
 from order_service.ids import new_id
-from order_service.pagination import Page, decode_cursor, fetch_page
+from order_service.pagination import Page, PageRequest
 from order_service.webhooks.repository import FAN_OUT
 
 TOPICS = (
@@ -73,18 +73,17 @@ async def list_events(
     *,
     type_: str | None,
     order_id: str | None,
-    limit: int,
-    cursor: str | None,
+    page: PageRequest,
 ) -> Page[Event]:
     query = select(Event).order_by(Event.sequence.desc())
     if type_:
         query = query.where(Event.type == type_)
     if order_id:
         query = query.where(Event.order_id == order_id)
-    if cursor:
-        (before,) = decode_cursor(cursor, int)
+    if page.cursor:
+        (before,) = page.position(int)
         query = query.where(Event.sequence < before)
-    return await fetch_page(session, query, limit, lambda e: e.sequence)
+    return await page.fetch(session, query, lambda e: e.sequence)
 
 
 async def get_event(session: AsyncSession, event_id: str, *, lock: bool = False) -> Event:

@@ -124,9 +124,7 @@ async def list_fulfillments(
 ) -> FulfillmentList:
     """List an order's fulfilments"""
     await orders.get(session, order_id)
-    result = await repository.list_for_order(
-        session, order_id, limit=page.limit, cursor=page.cursor
-    )
+    result = await repository.list_for_order(session, order_id, page=page)
     return FulfillmentList(
         data=[service.fulfillment_out(f) for f in result.items], next_cursor=result.next_cursor
     )

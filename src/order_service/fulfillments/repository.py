@@ -19,7 +19,7 @@ from order_service.fulfillments.models import (
     FulfillmentLine,
     TrackingEvent,
 )
-from order_service.pagination import Page, decode_cursor, fetch_page
+from order_service.pagination import Page, PageRequest
 
 _LOADED: Sequence[ExecutableOption] = (
     selectinload(Fulfillment.lines).selectinload(FulfillmentLine.line_item),
@@ -78,7 +78,7 @@ async def of_order(
 
 
 async def list_for_order(
-    session: AsyncSession, order_id: str, *, limit: int, cursor: str | None
+    session: AsyncSession, order_id: str, *, page: PageRequest
 ) -> Page[Fulfillment]:
     """Oldest first; ids sort by creation."""
     query = (
@@ -87,10 +87,10 @@ async def list_for_order(
         .order_by(Fulfillment.id)
         .options(*_LOADED)
     )
-    if cursor:
-        (after,) = decode_cursor(cursor, str)
+    if page.cursor:
+        (after,) = page.position(str)
         query = query.where(Fulfillment.id > after)
-    return await fetch_page(session, query, limit, lambda f: f.id)
+    return await page.fetch(session, query, lambda f: f.id)
 
 
 async def find_event(

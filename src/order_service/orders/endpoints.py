@@ -183,8 +183,7 @@ async def list_orders(
             created_before=created_before,
             archived=archived,
         ),
-        limit=page.limit,
-        cursor=page.cursor,
+        page=page,
     )
     # Serialised here rather than by FastAPI from OrderList (see order_page_json).
     return Response(order_page_json(result, now, settings), media_type="application/json")
@@ -377,7 +376,7 @@ async def order_timeline(
 ) -> TimelineList:
     """Read an order's timeline"""
     await repository.get(session, order_id)
-    result = await timeline.list_entries(session, order_id, limit=page.limit, cursor=page.cursor)
+    result = await timeline.list_entries(session, order_id, page=page)
     return TimelineList(
         data=[timeline.entry_out(e) for e in result.items], next_cursor=result.next_cursor
     )

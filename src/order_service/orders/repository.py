@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from order_service import errors, sql
 from order_service.db import BIGINT_MAX
 from order_service.orders.models import LineItem, Order
-from order_service.pagination import Page, decode_cursor, page_of
+from order_service.pagination import Page, PageRequest
 
 
 async def get(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order:
@@ -117,25 +117,25 @@ def _filtered(filters: OrderFilters) -> Select[Any]:
 
 
 async def list_orders(
-    session: AsyncSession, filters: OrderFilters, *, limit: int, cursor: str | None
+    session: AsyncSession, filters: OrderFilters, *, page: PageRequest
 ) -> Page[tuple[Any, list[Any]]]:
     """Newest first by order number; the cursor is the last number seen, so orders created
     while a client pages through never shift the pages it has yet to read.
 
     Each order is its row and its line items' rows, as asyncpg returns them (`sql.fetch`):
     loading ORM objects was most of the cost of a page."""
-    query = _filtered(filters).order_by(Order.number.desc()).limit(limit + 1)
-    if cursor:
-        (before,) = decode_cursor(cursor, int)
+    query = _filtered(filters).order_by(Order.number.desc()).limit(page.limit + 1)
+    if page.cursor:
+        (before,) = page.position(int)
         query = query.where(Order.number < before)
-    page = page_of(await sql.fetch(session, query), limit, lambda o: o["number"])
-    lines: dict[str, list[Any]] = {order["id"]: [] for order in page.items}
+    orders = page.of(await sql.fetch(session, query), lambda o: o["number"])
+    lines: dict[str, list[Any]] = {order["id"]: [] for order in orders.items}
     if lines:
         ids = bindparam("order_ids", list(lines), type_=ARRAY(LineItem.id.type))
         query = select(_LINE_ITEMS).where(LineItem.order_id == any_(ids))
         for line in await sql.fetch(session, query.order_by(LineItem.order_id, LineItem.position)):
             lines[line["order_id"]].append(line)
-    return Page([(order, lines[order["id"]]) for order in page.items], page.next_cursor)
+    return Page([(order, lines[order["id"]]) for order in orders.items], orders.next_cursor)
 
 
 _ORDERS = cast(Table, Order.__table__)

@@ -12,7 +12,7 @@ from order_service import sql
 from order_service.auth.service import SYSTEM, Actor
 from order_service.orders.models import TimelineEntry
 from order_service.orders.schemas import ActorOut, TimelineEntryOut
-from order_service.pagination import Page, decode_cursor, fetch_page
+from order_service.pagination import Page, PageRequest
 
 INSERT = sql.Insert(
     cast(Table, TimelineEntry.__table__),
@@ -64,15 +64,15 @@ def entry(
 
 
 async def list_entries(
-    session: AsyncSession, order_id: str, *, limit: int, cursor: str | None
+    session: AsyncSession, order_id: str, *, page: PageRequest
 ) -> Page[TimelineEntry]:
     query = (
         select(TimelineEntry).where(TimelineEntry.order_id == order_id).order_by(TimelineEntry.id)
     )
-    if cursor:
-        (after,) = decode_cursor(cursor, int)
+    if page.cursor:
+        (after,) = page.position(int)
         query = query.where(TimelineEntry.id > after)
-    return await fetch_page(session, query, limit, lambda e: e.id)
+    return await page.fetch(session, query, lambda e: e.id)
 
 
 def entry_out(entry: TimelineEntry) -> TimelineEntryOut:

@@ -144,9 +144,7 @@ async def list_order_refunds(
 ) -> RefundList:
     """List an order's refunds"""
     order = await orders.get(session, order_id)
-    result = await service.list_refunds(
-        session, order_id=order_id, status=None, limit=page.limit, cursor=page.cursor
-    )
+    result = await service.list_refunds(session, order_id=order_id, status=None, page=page)
     return RefundList(
         data=[service.refund_out(r, order) for r in result.items], next_cursor=result.next_cursor
     )
@@ -169,9 +167,7 @@ async def list_refunds(
     order_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> RefundList:
     """List refunds"""
-    result = await service.list_refunds(
-        session, order_id=order_id, status=status, limit=page.limit, cursor=page.cursor
-    )
+    result = await service.list_refunds(session, order_id=order_id, status=status, page=page)
     lines = await service.line_lookup(session, result.items)
     return RefundList(
         data=[service.refund_out(r, lines) for r in result.items], next_cursor=result.next_cursor

@@ -23,7 +23,7 @@ from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
 from order_service.orders.service import check_version, emit_restock, publish, touch
-from order_service.pagination import Page, decode_cursor, fetch_page
+from order_service.pagination import Page, PageRequest
 from order_service.refunds import errors, policy
 from order_service.refunds.models import Refund, RefundLineItem
 from order_service.refunds.policy import RefundRefusal
@@ -439,18 +439,17 @@ async def list_refunds(
     *,
     order_id: str | None,
     status: str | None,
-    limit: int,
-    cursor: str | None,
+    page: PageRequest,
 ) -> Page[Refund]:
     query = select(Refund).options(selectinload(Refund.line_items)).order_by(Refund.id.desc())
     if order_id:
         query = query.where(Refund.order_id == order_id)
     if status:
         query = query.where(Refund.status == status)
-    if cursor:
-        (before,) = decode_cursor(cursor, str)
+    if page.cursor:
+        (before,) = page.position(str)
         query = query.where(Refund.id < before)
-    return await fetch_page(session, query, limit, lambda r: r.id)
+    return await page.fetch(session, query, lambda r: r.id)
 
 
 async def line_lookup(session: AsyncSession, refunds: list[Refund]) -> dict[str, LineItem]:

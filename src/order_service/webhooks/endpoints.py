@@ -94,7 +94,7 @@ async def list_webhook_endpoints(
     session: SessionDep, _: AdminActor, page: PageDep
 ) -> WebhookEndpointList:
     """List webhook endpoints"""
-    result = await service.list_endpoints(session, limit=page.limit, cursor=page.cursor)
+    result = await service.list_endpoints(session, page=page)
     return WebhookEndpointList(
         data=[WebhookEndpointOut.model_validate(e) for e in result.items],
         next_cursor=result.next_cursor,
@@ -231,8 +231,7 @@ async def list_webhook_deliveries(
         endpoint_id,
         status=status.value if status else None,
         event_id=event_id,
-        limit=page.limit,
-        cursor=page.cursor,
+        page=page,
     )
     return DeliveryList(
         data=[DeliveryOut.model_validate(d) for d in result.items], next_cursor=result.next_cursor

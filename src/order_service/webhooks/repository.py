@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from order_service.pagination import Page, decode_cursor, fetch_page
+from order_service.pagination import Page, PageRequest
 from order_service.webhooks import errors
 from order_service.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -32,14 +32,12 @@ async def get_endpoint(
     return endpoint
 
 
-async def list_endpoints(
-    session: AsyncSession, *, limit: int, cursor: str | None
-) -> Page[WebhookEndpoint]:
+async def list_endpoints(session: AsyncSession, *, page: PageRequest) -> Page[WebhookEndpoint]:
     query = select(WebhookEndpoint).order_by(WebhookEndpoint.id.desc())
-    if cursor:
-        (before,) = decode_cursor(cursor, str)
+    if page.cursor:
+        (before,) = page.position(str)
         query = query.where(WebhookEndpoint.id < before)
-    return await fetch_page(session, query, limit, lambda e: e.id)
+    return await page.fetch(session, query, lambda e: e.id)
 
 
 def _subscribes(type_: str) -> Any:
@@ -71,8 +69,7 @@ async def list_deliveries(
     *,
     status: str | None,
     event_id: str | None,
-    limit: int,
-    cursor: str | None,
+    page: PageRequest,
 ) -> Page[WebhookDelivery]:
     query = (
         select(WebhookDelivery)
@@ -84,10 +81,10 @@ async def list_deliveries(
         query = query.where(WebhookDelivery.status == status)
     if event_id:
         query = query.where(WebhookDelivery.event_id == event_id)
-    if cursor:
-        (before,) = decode_cursor(cursor, int)
+    if page.cursor:
+        (before,) = page.position(int)
         query = query.where(WebhookDelivery.sequence < before)
-    return await fetch_page(session, query, limit, lambda d: d.sequence)
+    return await page.fetch(session, query, lambda d: d.sequence)
 
 
 async def deliveries_of_event(session: AsyncSession, event_id: str) -> list[WebhookDelivery]:

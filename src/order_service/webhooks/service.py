@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from order_service.events import service as events
 from order_service.events.models import Event
 from order_service.ids import new_id
-from order_service.pagination import Page
+from order_service.pagination import Page, PageRequest
 from order_service.secrecy import SecretUnreadable, Vault
 from order_service.settings import Settings
 from order_service.webhooks import errors, repository, signing
@@ -77,10 +77,8 @@ async def get_endpoint(session: AsyncSession, endpoint_id: str) -> WebhookEndpoi
     return await repository.get_endpoint(session, endpoint_id)
 
 
-async def list_endpoints(
-    session: AsyncSession, *, limit: int, cursor: str | None
-) -> Page[WebhookEndpoint]:
-    return await repository.list_endpoints(session, limit=limit, cursor=cursor)
+async def list_endpoints(session: AsyncSession, *, page: PageRequest) -> Page[WebhookEndpoint]:
+    return await repository.list_endpoints(session, page=page)
 
 
 async def create_endpoint(
@@ -231,12 +229,11 @@ async def list_deliveries(
     *,
     status: str | None,
     event_id: str | None,
-    limit: int,
-    cursor: str | None,
+    page: PageRequest,
 ) -> Page[WebhookDelivery]:
     await repository.get_endpoint(session, endpoint_id)
     return await repository.list_deliveries(
-        session, endpoint_id, status=status, event_id=event_id, limit=limit, cursor=cursor
+        session, endpoint_id, status=status, event_id=event_id, page=page
     )
 
 
