@@ -6,18 +6,24 @@ import asyncio
 import json
 import uuid
 
+import httpx
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import CheckConstraint, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from order_service import migrations, secrecy
+from order_service.app import create_app
+from order_service.auth import service as keys
+from order_service.auth.schemas import Role
 from order_service.models import metadata
-from order_service.settings import get_settings
+from order_service.settings import Environment, Settings, get_settings
 from order_service.webhooks import signing
 from tests.conftest import _admin
+from tests.factories import create_order
+from tests.helpers import fulfil
 
 
 async def test_migrations_down_to_base_and_up_match_the_models(server_url: str) -> None:
@@ -40,6 +46,18 @@ async def test_migrations_down_to_base_and_up_match_the_models(server_url: str) 
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
             )
             assert tables.scalar() == len(metadata.tables) + 1  # + alembic_version
+            # Alembic does not compare CHECK constraints; their names at least match
+            checks = await conn.exec_driver_sql(
+                "SELECT conname FROM pg_constraint WHERE contype = 'c' AND conrelid IN "
+                "(SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace)"
+            )
+            declared = {
+                str(constraint.name)
+                for table in metadata.tables.values()
+                for constraint in table.constraints
+                if isinstance(constraint, CheckConstraint)
+            }
+            assert set(checks.scalars()) == declared
         await engine.dispose()
         assert diff == [], diff
     finally:
@@ -126,4 +144,93 @@ async def test_secrets_at_rest_encrypts_webhook_secrets_and_clears_replayed_ones
         assert tuple(plain) == (current, previous)
     finally:
         await engine.dispose()
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+TIMESTAMP_BOUNDS = "b7e1c2d3a401"
+
+
+async def test_the_timestamp_bounds_repair_poisoned_rows(server_url: str) -> None:
+    """Rows stored before the bounds (year 1 arrived as -infinity) are repaired as the
+    migration's docstring says, and the order reads again."""
+    name = f"order_service_migrations_{uuid.uuid4().hex[:8]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(database=name, drivername="postgresql+asyncpg")
+    rendered = url.render_as_string(hide_password=False)
+    settings = Settings(
+        env=Environment.test, database_url=rendered, webhook_allow_private_targets=True
+    )
+    try:
+        await asyncio.to_thread(migrations.upgrade, rendered)
+        app = create_app(settings)
+        services = app.state.services
+        async with services.sessionmaker() as session, session.begin():
+            _, key = await keys.create_key(session, name="ops", role=Role.ops)
+        headers = {"Authorization": f"Bearer {key}"}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            order = await create_order(client, headers)
+            parcel = await fulfil(client, headers, order)
+            tracked = await client.post(
+                f"/v1/fulfillments/{parcel['id']}/tracking-events",
+                json={
+                    "status": "delivered",
+                    "occurred_at": order["processed_at"],
+                    "estimated_delivery_at": order["processed_at"],
+                },
+                headers=headers,
+            )
+            assert tracked.status_code == 201, tracked.text
+            await services.engine.dispose()
+            before = (
+                ScriptDirectory.from_config(migrations.alembic_config(rendered))
+                .get_revision(TIMESTAMP_BOUNDS)
+                .down_revision
+            )
+            assert isinstance(before, str)
+            await asyncio.to_thread(migrations.downgrade, rendered, before)
+            async with services.engine.begin() as conn:
+                for statement in (
+                    "UPDATE orders SET processed_at = '-infinity', delivered_at = 'infinity', "
+                    "estimated_dispatch_date = '0001-01-01'",
+                    "UPDATE line_items SET processed_at = '-infinity'",
+                    "UPDATE fulfillments SET shipped_at = '-infinity', delivered_at = '-infinity', "
+                    "shipment_status_at = '-infinity', order_processed_at = '-infinity', "
+                    "promised_dispatch_date = '-infinity', estimated_delivery_at = 'infinity'",
+                    "UPDATE tracking_events SET occurred_at = '0001-01-01', "
+                    "estimated_delivery_at = '20000-01-01'",
+                ):
+                    await conn.exec_driver_sql(statement)
+            await services.engine.dispose()
+            await asyncio.to_thread(migrations.upgrade, rendered)
+
+            repaired = await client.get(f"/v1/orders/{order['id']}", headers=headers)
+            assert repaired.status_code == 200, repaired.text
+            got = repaired.json()
+            assert got["processed_at"] == got["created_at"]
+            assert got["delivered_at"] == got["updated_at"]
+            assert got["estimated_dispatch_date"] is None
+            listed = await client.get("/v1/orders", headers=headers)
+            assert listed.status_code == 200, listed.text
+            shipment = (
+                await client.get(f"/v1/fulfillments/{parcel['id']}", headers=headers)
+            ).json()
+            updated = shipment["updated_at"]
+            assert shipment["shipped_at"] == shipment["delivered_at"] == updated
+            assert shipment["estimated_delivery_at"] is None
+            (event,) = shipment["tracking_events"]
+            assert event["occurred_at"] == event["created_at"]
+            assert event["estimated_delivery_at"] is None
+            report = await client.get("/v1/reports/fulfillment", headers=headers)
+            assert report.status_code == 200, report.text
+        async with services.engine.connect() as conn:
+            copies = await conn.exec_driver_sql(
+                "SELECT li.processed_at = o.processed_at, f.order_processed_at = o.processed_at,"
+                " f.promised_dispatch_date IS NULL, f.shipment_status_at = f.updated_at"
+                " FROM orders o JOIN line_items li ON li.order_id = o.id"
+                " JOIN fulfillments f ON f.order_id = o.id"
+            )
+            assert set(copies.all()) == {(True, True, True, True)}
+        await services.engine.dispose()
+    finally:
         await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

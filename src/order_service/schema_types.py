@@ -18,8 +18,9 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
-from order_service import money
+from order_service import money, times, timestamps
 
 
 def _integral(value: object) -> object:
@@ -77,11 +78,32 @@ def _to_utc(value: datetime) -> datetime:
         raise ValueError("must be between years 1 and 9999 in UTC") from None
 
 
-UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_to_utc)]
-"""An RFC 3339 timestamp with an offset; stored and shown in UTC."""
+_TOO_EARLY = f"must not be before {times.rfc3339(timestamps.EARLIEST)}"
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-"""A calendar date, `YYYY-MM-DD`."""
+
+def _since_earliest(value: datetime) -> datetime:
+    if value < timestamps.EARLIEST:
+        raise PydanticCustomError(timestamps.OUT_OF_RANGE, _TOO_EARLY)
+    return value
+
+
+def _date_since_earliest(value: date) -> date:
+    if value < timestamps.EARLIEST.date():
+        raise PydanticCustomError(timestamps.OUT_OF_RANGE, _TOO_EARLY)
+    return value
+
+
+UtcDatetime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    AfterValidator(_to_utc),
+    AfterValidator(_since_earliest),
+]
+"""An RFC 3339 timestamp with an offset, not before 2000 (`timestamps`); stored and shown in
+UTC."""
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_date_since_earliest)]
+"""A calendar date, `YYYY-MM-DD`, not before 2000."""
 
 
 # The storefront owns its customers' addresses; this service checks that they are well

@@ -9,6 +9,14 @@ import httpx
 from sqlalchemy import select
 
 from order_service.events.models import Event
+from tests.factories import create_order
+
+
+async def placed_at(
+    client: httpx.AsyncClient, headers: dict[str, str], when: datetime, **overrides: Any
+) -> dict[str, Any]:
+    """An order placed at `when` (imported): a carrier's reports are never dated before it."""
+    return await create_order(client, headers, processed_at=when.isoformat(), **overrides)
 
 
 async def fulfil(

@@ -15,8 +15,7 @@ from order_service.fulfillments.models import FollowUp
 from order_service.orders.models import Order
 from order_service.settings import Settings
 from tests.conftest import Clock
-from tests.factories import create_order
-from tests.fulfillments.helpers import events, fulfil, track
+from tests.fulfillments.helpers import events, fulfil, placed_at, track
 
 DELAY = timedelta(days=7)
 
@@ -24,9 +23,10 @@ DELAY = timedelta(days=7)
 async def _deliver(
     client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str], clock: Clock
 ) -> dict[str, Any]:
-    placed = await create_order(client, storefront)
+    delivered_at = clock() - timedelta(minutes=1)
+    placed = await placed_at(client, storefront, delivered_at - timedelta(days=1))
     parcel = await fulfil(client, ops, placed["id"])
-    response = await track(client, ops, parcel["id"], "delivered", clock() - timedelta(minutes=1))
+    response = await track(client, ops, parcel["id"], "delivered", delivered_at)
     assert response.status_code == 201
     return placed
 

@@ -10,7 +10,7 @@ import httpx
 
 from tests.conftest import Clock
 from tests.factories import create_order, problem
-from tests.fulfillments.helpers import events, fulfil, order, track
+from tests.fulfillments.helpers import events, fulfil, order, placed_at, track
 
 
 async def test_events_out_of_order_never_move_backwards(
@@ -20,10 +20,10 @@ async def test_events_out_of_order_never_move_backwards(
     db: Any,
     clock: Clock,
 ) -> None:
-    placed = await create_order(client, storefront)
+    base = clock() - timedelta(days=2)
+    placed = await placed_at(client, storefront, base)
     parcel = await fulfil(client, ops, placed["id"], carrier="DHL", tracking_number="JD0146")
     fid = parcel["id"]
-    base = clock() - timedelta(days=2)
     eta = (base + timedelta(days=3)).isoformat().replace("+00:00", "Z")
 
     out = await track(
@@ -80,9 +80,9 @@ async def test_duplicate_event_is_recorded_once(
     db: Any,
     clock: Clock,
 ) -> None:
-    placed = await create_order(client, storefront)
-    parcel = await fulfil(client, ops, placed["id"])
     at = clock() - timedelta(hours=3)
+    placed = await placed_at(client, storefront, at)
+    parcel = await fulfil(client, ops, placed["id"])
     first = await track(client, ops, parcel["id"], "in_transit", at)
     assert first.status_code == 201
     again = await track(client, ops, parcel["id"], "in_transit", at, location="elsewhere")
@@ -99,12 +99,12 @@ async def test_delivery_of_every_unit_delivers_the_order(
     db: Any,
     clock: Clock,
 ) -> None:
-    placed = await create_order(client, storefront)
+    base = clock() - timedelta(days=1)
+    placed = await placed_at(client, storefront, base)
     tee = placed["line_items"][0]
     one = await fulfil(
         client, ops, placed["id"], line_items=[{"line_item_id": tee["id"], "quantity": 2}]
     )
-    base = clock() - timedelta(days=1)
     delivered_one = await track(client, ops, one["id"], "delivered", base)
     assert delivered_one.json()["delivered_at"] is not None
     # Units still unshipped: the order is not delivered yet.
@@ -148,7 +148,7 @@ async def test_delivery_of_every_unit_delivers_the_order(
 async def test_tracking_event_validation(
     client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str], clock: Clock
 ) -> None:
-    placed = await create_order(client, storefront)
+    placed = await create_order(client, storefront, processed_at="2025-12-01T00:00:00Z")
     parcel = await fulfil(client, ops, placed["id"])
     url = f"/v1/fulfillments/{parcel['id']}/tracking-events"
     future = (clock() + timedelta(hours=2)).isoformat()
@@ -236,9 +236,9 @@ async def test_concurrent_repeats_of_one_report_record_it_once(
     db: Any,
     clock: Clock,
 ) -> None:
-    placed = await create_order(client, storefront)
-    parcel = await fulfil(client, ops, placed["id"])
     at = clock() - timedelta(hours=1)
+    placed = await placed_at(client, storefront, at)
+    parcel = await fulfil(client, ops, placed["id"])
     responses = await asyncio.gather(
         *(track(client, ops, parcel["id"], "delivered", at) for _ in range(6))
     )
@@ -251,9 +251,9 @@ async def test_concurrent_repeats_of_one_report_record_it_once(
 async def test_tracking_texts_write_times_in_rfc3339(
     client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str], clock: Clock
 ) -> None:
-    placed = await create_order(client, storefront)
-    parcel = await fulfil(client, ops, placed["id"])
     at = (clock() - timedelta(hours=3)).replace(microsecond=178228)
+    placed = await placed_at(client, storefront, at - timedelta(hours=1))
+    parcel = await fulfil(client, ops, placed["id"])
     local = at.astimezone(timezone(timedelta(hours=2)))
     assert (await track(client, ops, parcel["id"], "delivered", local)).status_code == 201
     written = at.strftime("%Y-%m-%dT%H:%M:%SZ")

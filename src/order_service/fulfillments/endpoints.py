@@ -232,8 +232,10 @@ Reports are merged by `occurred_at`, not by arrival: the latest report sets
 than the latest is recorded in `tracking_events` with `applied: false` and moves nothing.
 `delivered` is final: no later report undoes it. The same report twice (same `status` and
 `occurred_at`) is recorded once — the repeat answers 200 instead of 201 and changes nothing,
-so integrations may retry freely. An `occurred_at` more than a minute in the future is 422
-`invalid_tracking_event`.
+so integrations may retry freely. An `occurred_at` more than a minute in the future or
+before the order's `processed_at`, or an `estimated_delivery_at` more than a year ahead, is 422
+`invalid_tracking_event`; a time before 2000 is 422 `validation_error`. Each names the field
+in `errors`, with type `timestamp_out_of_range`.
 
 Any report but `label_printed` on a `pending` fulfilment ships it. When every unit of the
 order has shipped and every shipped unit is delivered, the order becomes `delivered` with

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from order_service.db import Base, one_of
 from order_service.fulfillments.policy import FULFILLMENT_STATUSES, SHIPMENT_STATUSES
 from order_service.orders.models import LineItem
+from order_service.timestamps import sane_times
 
 
 class Fulfillment(Base):
@@ -29,6 +30,14 @@ class Fulfillment(Base):
         CheckConstraint(one_of("status", FULFILLMENT_STATUSES), name="status"),
         CheckConstraint(one_of("shipment_status", SHIPMENT_STATUSES), name="shipment_status"),
         CheckConstraint("status <> 'pending' OR shipped_at IS NULL", name="pending_not_shipped"),
+        *sane_times(
+            "shipment_status_at",
+            "estimated_delivery_at",
+            "shipped_at",
+            "order_processed_at",
+            "promised_dispatch_date",
+            "delivered_at",
+        ),
         Index("ix_fulfillments_order_id_id", "order_id", "id"),
         # the fulfilment report: shipments by when they shipped
         Index(
@@ -95,6 +104,7 @@ class TrackingEvent(Base):
     __tablename__ = "tracking_events"
     __table_args__ = (
         CheckConstraint(one_of("status", SHIPMENT_STATUSES), name="status"),
+        *sane_times("occurred_at", "estimated_delivery_at"),
         UniqueConstraint("fulfillment_id", "status", "occurred_at"),
     )
 

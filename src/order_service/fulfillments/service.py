@@ -5,13 +5,13 @@ request's session and only flushes."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service import errors as common
-from order_service import times
+from order_service import times, timestamps
 from order_service.auth.service import Actor
 from order_service.fulfillments import errors, policy, repository
 from order_service.fulfillments.models import Fulfillment, FulfillmentLine, TrackingEvent
@@ -30,9 +30,6 @@ from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order
 from order_service.orders.service import check_version, publish, touch
 from order_service.settings import Settings
-
-CLOCK_SKEW = timedelta(seconds=60)
-"""How far ahead of our clock a carrier's `occurred_at` may be and still count as now."""
 
 
 def event_out(event: TrackingEvent) -> TrackingEventOut:
@@ -503,6 +500,24 @@ async def cancel(
     return fulfillment, order
 
 
+def _check_times(body: TrackingEventCreate, order: Order, now: datetime) -> None:
+    """A report is of a time between the order's placement and now, and promises delivery at
+    most a year ahead (the schema holds both to 2000 on)."""
+    placed = order.processed_at
+    checked = (
+        timestamps.future_fact("occurred_at", body.occurred_at, now),
+        timestamps.out_of_range(
+            "occurred_at",
+            f"must not be before the order was placed ({times.rfc3339(placed)})",
+        )
+        if body.occurred_at < placed
+        else None,
+        timestamps.distant_promise("estimated_delivery_at", body.estimated_delivery_at, now),
+    )
+    if found := [error for error in checked if error]:
+        raise errors.InvalidTrackingEvent(timestamps.summary(found), errors=found)
+
+
 async def add_tracking_event(
     session: AsyncSession,
     fulfillment_id: str,
@@ -515,17 +530,7 @@ async def add_tracking_event(
     """Record a carrier report and merge it. Returns whether it was new: a repeat of a
     recorded report (same status and `occurred_at`) changes nothing."""
     order, fulfillments, fulfillment = await _locked(session, fulfillment_id, if_match)
-    if body.occurred_at > now + CLOCK_SKEW:
-        raise errors.InvalidTrackingEvent(
-            "occurred_at is in the future.",
-            errors=[
-                {
-                    "field": "occurred_at",
-                    "message": "must not be in the future",
-                    "type": "value_error",
-                }
-            ],
-        )
+    _check_times(body, order, now)
     _check_active(fulfillment)
     status = body.status.value
     existing = await repository.find_event(session, fulfillment.id, status, body.occurred_at)

@@ -117,9 +117,11 @@ fils for KWD).
 `authorized` an authorisation of it, `pending` (or no `payment`) nothing yet — the payments
 service reports later with `POST /v1/orders/{id}/transactions`.
 
-`processed_at` defaults to now and may be in the past for imported orders; a time more than
-a minute in the future is refused (`invalid_order`). `estimated_dispatch_date` defaults to
-`processed_at` plus `HANDLING_DAYS` business days.
+`processed_at` defaults to now and may be in the past for imported orders, back to
+2000-01-01; a time more than a minute in the future is refused (`invalid_order`).
+`estimated_dispatch_date` defaults to `processed_at` plus `HANDLING_DAYS` business days; one
+given is from 2000-01-01 to a year from now. A time before 2000 is 422 `validation_error`; each
+refusal names the field in `errors`, with type `timestamp_out_of_range`.
 
 Send an `Idempotency-Key` so a retried checkout never creates two orders: a replay returns
 the first response with `Idempotent-Replayed: true`.
@@ -165,8 +167,12 @@ async def list_orders(
     customer_email: Annotated[str | None, Query(max_length=254)] = None,
     number: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
-    created_after: Annotated[UtcDatetime | None, Query(description="Inclusive, RFC 3339.")] = None,
-    created_before: Annotated[UtcDatetime | None, Query(description="Exclusive, RFC 3339.")] = None,
+    created_after: Annotated[
+        UtcDatetime | None, Query(description="Inclusive, RFC 3339, not before 2000-01-01.")
+    ] = None,
+    created_before: Annotated[
+        UtcDatetime | None, Query(description="Exclusive, RFC 3339, not before 2000-01-01.")
+    ] = None,
     archived: bool = False,
 ) -> Response:
     """List orders"""

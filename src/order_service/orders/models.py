@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from order_service.db import Base, one_of
+from order_service.timestamps import sane_times
 
 ORDER_NUMBER_SEQ = Sequence("order_number_seq", start=1001, metadata=Base.metadata)
 
@@ -75,6 +76,7 @@ class Order(Base):
         CheckConstraint("total_paid <= total", name="paid_within_total"),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint("char_length(currency) = 3", name="currency_code"),
+        *sane_times("processed_at", "estimated_dispatch_date", "delivered_at"),
         Index("ix_orders_customer_email_lower", text("lower(customer_email)")),
         Index("ix_orders_created_at", "created_at"),
         # reports: orders by when they were placed, cancellations by when they happened
@@ -172,6 +174,7 @@ class LineItem(Base):
         CheckConstraint(
             "restocked_quantity BETWEEN 0 AND quantity", name="restocked_within_quantity"
         ),
+        *sane_times("processed_at"),
         Index("ix_line_items_order_id_position", "order_id", "position"),
         Index("ix_line_items_sku", "sku"),
         Index("ix_line_items_processed_at", "processed_at"),

@@ -23,8 +23,13 @@ from order_service.schema_types import UtcDatetime
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=TransactionalRoute)
 
 AUTH = responses(errors.Unauthenticated, errors.Forbidden)
-From = Annotated[UtcDatetime | None, Query(alias="from", description="Inclusive start, RFC 3339.")]
-To = Annotated[UtcDatetime | None, Query(description="Exclusive end, RFC 3339.")]
+From = Annotated[
+    UtcDatetime | None,
+    Query(alias="from", description="Inclusive start, RFC 3339, not before 2000-01-01."),
+]
+To = Annotated[
+    UtcDatetime | None, Query(description="Exclusive end, RFC 3339, not before 2000-01-01.")
+]
 AcceptHeader = Annotated[
     str | None,
     Header(description="`text/csv` for a spreadsheet-ready table instead of JSON."),
@@ -124,7 +129,8 @@ Fulfilments shipped between `from` and `to`: the median and 90th-percentile hour
 order's `processed_at` to dispatch and from dispatch to delivery, how many were dispatched
 after the order's `estimated_dispatch_date` (the date promised in the confirmation email)
 and how many arrived after the carrier's estimate — overall and by carrier, busiest first.
-With `Accept: text/csv`: one row per carrier and an overall row. Roles: ops, admin.
+A delivery the carrier dates before the recorded dispatch counts as zero hours, never
+negative. With `Accept: text/csv`: one row per carrier and an overall row. Roles: ops, admin.
 """,
 )
 async def fulfillment_report(

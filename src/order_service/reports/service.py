@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Select, func, select, tuple_, type_coerce
+from sqlalchemy import Float, Interval, Select, func, literal, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -156,6 +156,9 @@ async def refunds(
     return RefundReport(from_=start, to=end, by_sku=by_sku, by_reason=by_reason, totals=totals)
 
 
+_NO_TIME = literal(timedelta(0), Interval())
+
+
 def _hours(expression: Any) -> Any:
     """Median and 90th percentile, in hours, from one sort."""
     fractions = array([0.5, 0.9], type_=Float)
@@ -171,8 +174,10 @@ async def fulfillment(
     """Fulfilments shipped in the range (by when they shipped): how long orders waited to
     ship, how long parcels took to arrive, and how often either was later than promised."""
     carrier = func.coalesce(Fulfillment.carrier, "unknown").label("carrier")
-    to_dispatch = Fulfillment.shipped_at - Fulfillment.order_processed_at
-    to_delivery = Fulfillment.delivered_at - Fulfillment.shipped_at
+    # A carrier may date a delivery before the shipment was recorded here (an integration
+    # that records shipments late, a clock that is off): that is no time, not negative hours.
+    to_dispatch = func.greatest(Fulfillment.shipped_at - Fulfillment.order_processed_at, _NO_TIME)
+    to_delivery = func.greatest(Fulfillment.delivered_at - Fulfillment.shipped_at, _NO_TIME)
     shipped_on = func.date(func.timezone("UTC", Fulfillment.shipped_at))
     late = shipped_on > Fulfillment.promised_dispatch_date
     delivered_late = Fulfillment.delivered_at > Fulfillment.estimated_delivery_at
