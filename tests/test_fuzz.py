@@ -72,9 +72,11 @@ SEMANTIC_REFUSALS = {
     # Generation repeats values, so an Idempotency-Key comes back with another body.
     (422, "idempotency_key_reused"),
     # Relative to the server's clock (`processed_at`, `occurred_at` not in the future) or
-    # arithmetic across fields (discounts above the subtotal): beyond JSON Schema.
+    # arithmetic across fields (discounts above the subtotal, a fee above its amount): beyond
+    # JSON Schema.
     (422, "invalid_order"),
     (422, "invalid_tracking_event"),
+    (422, "fee_exceeds_amount"),
     # Each line item at most once in a parcel: uniqueness by key is beyond JSON Schema.
     (422, "duplicate_line_item"),
     # Which URL schemes work depends on the transports installed, and whether a host is
@@ -127,6 +129,8 @@ def _waived(response: schemathesis.Response) -> list[schemathesis.CheckFunction]
 BEYOND_JSON_SCHEMA = {
     # JSON Schema cannot bound a `date-time`: times before 2000 are refused.
     "timestamp_out_of_range",
+    # JSON Schema counts `816.0` as an integer; money and quantities must be written `816`.
+    "not_json_integer",
 }
 
 

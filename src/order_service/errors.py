@@ -192,6 +192,15 @@ class TransactionExceedsAmount(DomainError):
     title = "The transaction amount exceeds what the order allows"
 
 
+class FeeExceedsAmount(DomainError):
+    """A processing fee larger than the payment it was kept from: `net_paid` would go
+    negative."""
+
+    status = 422
+    code = "fee_exceeds_amount"
+    title = "The fee exceeds the amount it was charged on"
+
+
 # API keys
 class ApiKeyNotFound(DomainError):
     status = 404

@@ -56,7 +56,7 @@ def _implied_errors(route: APIRoute) -> list[type[DomainError]]:
     if params or route.body_field is not None:
         found.append(errors.ValidationFailed)
     if route.body_field is not None:
-        found += [errors.InvalidJson, errors.PayloadTooLarge]
+        found += [errors.InvalidJson, errors.PayloadTooLarge, errors.UnsupportedMediaType]
     if "POST" in (route.methods or ()):
         found += [
             errors.InvalidIdempotencyKey,
@@ -104,6 +104,22 @@ def fast_path(fast: FastPath) -> Callable[[_Endpoint], _Endpoint]:
     return mark
 
 
+async def require_json(request: Request) -> None:
+    """Refuse a body sent as anything but JSON (`application/json`, or `application/*+json`,
+    which FastAPI also parses): FastAPI would validate its bytes and answer a puzzling 422.
+    A request without a body needs no Content-Type."""
+    if not await request.body():
+        return
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        sent = f"Content-Type {media}" if media else "no Content-Type"
+        raise errors.UnsupportedMediaType(
+            f"The request body must be JSON sent with Content-Type: application/json; "
+            f"it came with {sent}."
+        )
+
+
 class TransactionalRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         self.fast: FastPath | None = getattr(endpoint, _FAST_PATH, None)  # before the handler
@@ -121,6 +137,8 @@ class TransactionalRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def run_in_transaction(request: Request) -> Response:
+            if self.body_field is not None:
+                await require_json(request)
             await nul.reject(request)
             svc = services(request)
             now = svc.clock()
@@ -140,6 +158,7 @@ class TransactionalRoute(APIRoute):
         """The route's fast path (`fast_path`), or None when it declined."""
         assert self.fast is not None
         fast = self.fast
+        await require_json(request)
         await nul.reject(request)
         svc = services(request)
         now = svc.clock()

@@ -22,20 +22,27 @@ from pydantic_core import PydanticCustomError
 
 from order_service import money, times, timestamps
 
+NOT_JSON_INTEGER = "not_json_integer"
+"""The `type` of an `errors` entry for a number written with a fraction or an exponent."""
 
-def _integral(value: object) -> object:
-    """JSON has one number type: `2.0` is the integer 2 (JSON Schema agrees); `2.5` is not."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+
+def _json_integer(value: object) -> object:
+    """Money and counts are exact: a number written with a fraction or an exponent (`1.0`,
+    `1e2`, `19.99`) is refused, though JSON Schema counts `1.0` as an integer, because a JSON
+    parser reads it as a float (`19.999999999999999999` is 20.0 by then)."""
+    if isinstance(value, float):
+        raise PydanticCustomError(
+            NOT_JSON_INTEGER, "must be a JSON integer, written without a fraction or exponent"
+        )
     return value
 
 
 Amount = Annotated[
-    int, Field(ge=0, le=money.MAX_UNIT_AMOUNT, strict=True), BeforeValidator(_integral)
+    int, Field(ge=0, le=money.MAX_UNIT_AMOUNT, strict=True), BeforeValidator(_json_integer)
 ]
-"""Money in minor units of the order's currency: a non-negative integer, never a fraction."""
+"""Money in minor units of the order's currency: a non-negative JSON integer."""
 
-Quantity = Annotated[int, Field(ge=1, le=10_000, strict=True), BeforeValidator(_integral)]
+Quantity = Annotated[int, Field(ge=1, le=10_000, strict=True), BeforeValidator(_json_integer)]
 """Units of a line item: 1 to 10,000."""
 
 # Whitespace spelled out: every character Python's strip() removes plus what JSON Schema's

@@ -5,7 +5,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.factories import create_order, problem
+from tests.factories import create_order, order_body, problem
 
 
 async def test_authorize_capture_in_parts_then_paid(
@@ -125,3 +125,41 @@ async def test_concurrent_captures_never_exceed_the_authorisation(
     assert sorted(r.status_code for r in responses) == [201, 201] + [422] * 4
     final = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
     assert final["total_paid"] == 2 * share
+
+
+def fee_refused(response: httpx.Response, field: str) -> None:
+    body = problem(response, 422, "fee_exceeds_amount")
+    assert [e["field"] for e in body["errors"]] == [field]
+
+
+async def test_a_fee_never_exceeds_the_payment_it_was_kept_from(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    """`net_paid` went negative: a fee of 10,000 on a payment of 5,798 was recorded."""
+    total = (await create_order(client, storefront, payment=None))["total"]
+    for status in ("paid", "authorized", "pending"):
+        response = await client.post(
+            "/v1/orders",
+            json=order_body(payment={"status": status, "fee": total + 1}),
+            headers=storefront,
+        )
+        fee_refused(response, "payment.fee")
+    whole = await create_order(client, storefront, payment={"status": "paid", "fee": total})
+    assert whole["net_paid"] == 0
+
+    order = await create_order(client, storefront, payment=None)
+    url = f"/v1/orders/{order['id']}/transactions"
+    for body in (
+        {"kind": "sale", "amount": 1000, "fee": 1001},
+        {"kind": "sale", "fee": total + 1},  # the amount defaults to what is outstanding
+        {"kind": "sale", "status": "failure", "fee": 1},  # nothing was charged
+    ):
+        fee_refused(await client.post(url, json=body, headers=ops), "fee")
+    unchanged = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
+    assert (unchanged["version"], unchanged["total_fees"]) == (order["version"], 0)
+    sale = await client.post(url, json={"kind": "sale", "amount": 1000, "fee": 1000}, headers=ops)
+    assert sale.status_code == 201, sale.text
+    assert sale.json()["order"]["net_paid"] == 0
+    rest = await client.post(url, json={"kind": "sale", "fee": total - 1000}, headers=ops)
+    assert rest.status_code == 201, rest.text
+    assert rest.json()["order"]["net_paid"] == 0

@@ -103,6 +103,7 @@ async def _create_order_fast(request: Request, tx: sql.Unit) -> Response | None:
         **responses(
             *AUTH,
             errors.InvalidOrder,
+            errors.FeeExceedsAmount,
             errors.IdempotencyKeyReused,
             errors.IdempotencyRequestInProgress,
         ),
@@ -121,7 +122,8 @@ service reports later with `POST /v1/orders/{id}/transactions`.
 2000-01-01; a time more than a minute in the future is refused (`invalid_order`).
 `estimated_dispatch_date` defaults to `processed_at` plus `HANDLING_DAYS` business days; one
 given is from 2000-01-01 to a year from now. A time before 2000 is 422 `validation_error`; each
-refusal names the field in `errors`, with type `timestamp_out_of_range`.
+refusal names the field in `errors`, with type `timestamp_out_of_range`. A `payment.fee` above
+the total is 422 `fee_exceeds_amount`.
 
 Send an `Idempotency-Key` so a retried checkout never creates two orders: a replay returns
 the first response with `Idempotent-Replayed: true`.
@@ -328,7 +330,12 @@ async def unarchive_order(
     "/{order_id}/transactions",
     status_code=status.HTTP_201_CREATED,
     response_model=TransactionResult,
-    responses=responses(*MUTATION, errors.TransactionNotAllowed, errors.TransactionExceedsAmount),
+    responses=responses(
+        *MUTATION,
+        errors.TransactionNotAllowed,
+        errors.TransactionExceedsAmount,
+        errors.FeeExceedsAmount,
+    ),
     description="""
 For the payments service: records what happened at the gateway, and the order's
 `financial_status` follows.
@@ -341,7 +348,8 @@ For the payments service: records what happened at the gateway, and the order's
 
 A `status: failure` transaction is recorded on the order and its timeline without changing
 the money. `fee` is the processing fee the gateway kept: it is shown in `total_fees` and
-`net_paid`, and refunds never return it. A capture above what is authorised, or a payment
+`net_paid`, and refunds never return it; a fee above the transaction's amount is 422
+`fee_exceeds_amount`. A capture above what is authorised, or a payment
 above the total, is 422 `transaction_exceeds_amount`; one that does not fit the payment
 state (capture with nothing authorised, void after capture) is 409
 `transaction_not_allowed`. Emits `order.updated` on success. Roles: ops, admin.

@@ -46,6 +46,16 @@ def _check_times(body: OrderCreate, now: datetime) -> None:
         raise errors.InvalidOrder(timestamps.summary(found), errors=found)
 
 
+def _fee_exceeds(field: str, fee: int, amount: int, currency: str) -> errors.DomainError:
+    return errors.FeeExceedsAmount(
+        f"The fee of {money.display(fee, currency)} is more than the "
+        f"{money.display(amount, currency)} it was charged on.",
+        errors=[
+            {"field": field, "message": "must not exceed the amount", "type": "less_than_equal"}
+        ],
+    )
+
+
 def check_version(order: Order, expected: int | None) -> None:
     if expected is not None and expected != order.version:
         raise errors.PreconditionFailed(
@@ -145,6 +155,8 @@ async def create_order(
     )
     if totals.total < 0:
         raise _invalid("discounts", "discounts exceed the order's subtotal and shipping")
+    if body.payment and body.payment.fee and body.payment.fee > totals.total:
+        raise _fee_exceeds("payment.fee", body.payment.fee, totals.total, body.currency)
 
     order_id = new_id("ord")
     payment_gateway = body.payment.gateway if body.payment else None
@@ -391,6 +403,8 @@ async def record_transaction(
     check_version(order, if_match)
     succeeded = body.status == "success"
     amount = _transaction_amount(order, body) if succeeded else (body.amount or 0)
+    if body.fee and body.fee > amount:
+        raise _fee_exceeds("fee", body.fee, amount, order.currency)
     transaction = PaymentTransaction(
         id=new_id("txn"),
         order_id=order.id,
