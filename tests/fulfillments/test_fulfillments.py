@@ -386,3 +386,46 @@ async def test_idempotent_fulfilment_creation(
     assert replay.json()["id"] == first.json()["id"]
     listed = await client.get(url, headers=ops)
     assert len(listed.json()["data"]) == 1
+
+
+async def test_a_tracking_url_must_be_an_http_url_a_browser_can_open(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    """`http://[`, an empty host and port 99999 passed the pattern `^https?://[^\\s]+$`."""
+    placed = await create_order(client, storefront)
+    url = f"/v1/orders/{placed['id']}/fulfillments"
+    refused = [
+        "http://[",
+        "http://:80/track",
+        "http:///track",
+        "https://carrier.example:99999/t",
+        "https://carrier.example:0/t",
+        "https://user@carrier.example/t",
+        "https://carrier..example/t",
+        "https:/carrier.example",
+        "ftp://carrier.example/t",
+    ]
+    for tracking_url in refused:
+        invalid = problem(
+            await client.post(
+                url, json={"status": "pending", "tracking_url": tracking_url}, headers=ops
+            ),
+            422,
+            "validation_error",
+        )
+        assert [e["field"] for e in invalid["errors"]] == ["tracking_url"], tracking_url
+    parcel = await fulfil(client, ops, placed["id"], status="pending")
+    corrected = await client.patch(
+        f"/v1/fulfillments/{parcel['id']}", json={"tracking_url": "http://["}, headers=ops
+    )
+    problem(corrected, 422, "validation_error")
+    for tracking_url in (
+        "HTTPS://Track.Carrier.example:8443/t/1Z9?lang=en#top",
+        "http://192.0.2.7/t",
+        "https://carrier.example",
+    ):
+        corrected = await client.patch(
+            f"/v1/fulfillments/{parcel['id']}", json={"tracking_url": tracking_url}, headers=ops
+        )
+        assert corrected.status_code == 200, corrected.text
+        assert corrected.json()["tracking_url"] == tracking_url

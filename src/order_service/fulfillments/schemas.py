@@ -14,8 +14,16 @@ TrackingNumber = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 \-]{0,63}$"),
 ]
+_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+TRACKING_URL = (
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?(?::{_PORT})?"
+    r"(?:[/?#][^\s\x00]*)?$"
+)
+"""An http(s) URL a customer's browser can open: a host name or IPv4 address, a port from 1
+to 65535, then any path, query and fragment (without whitespace). No user info, no IPv6
+literal."""
 TrackingUrl = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://[^\s\x00]+$")
+    str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=TRACKING_URL)
 ]
 Carrier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=SOME_TEXT)
