@@ -53,6 +53,8 @@ _BLANK = (
 )
 SOME_TEXT = rf"^[^\x00]*[^{_BLANK}][^\x00]*$"
 """Not blank (the value is stripped of surrounding whitespace) and no NUL."""
+SEARCH_TEXT = rf"^[^\x00]*[^#{_BLANK}][^\x00]*$"
+"""Something to search for: more than `#` and whitespace, and no NUL."""
 
 ShortText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=SOME_TEXT)

@@ -114,3 +114,40 @@ async def test_getting_an_order_is_two_statements_and_no_transaction(
     assert response.json() == order
     # the API key, then the order with its lines; no BEGIN, no COMMIT or ROLLBACK
     assert len(statements) == 2, statements
+
+
+async def test_email_filters_match_the_address_as_it_is_stored(
+    client: httpx.AsyncClient, storefront: dict[str, str]
+) -> None:
+    """Stored addresses are normalised at creation (NFC, the domain's Unicode form); a query
+    spelled another way (decomposed accents, capitals, punycode) finds them too."""
+    zoe = await create_order(client, storefront, customer={"email": "Zoë@bücher.example"})
+    await create_order(client, storefront, customer={"email": "zoey@example.org"})
+    decomposed = "Zoe\u0308@bu\u0308cher.example"
+
+    async def ids(**params: Any) -> list[str]:
+        response = await client.get("/v1/orders", params=params, headers=storefront)
+        assert response.status_code == 200, response.text
+        return [o["id"] for o in response.json()["data"]]
+
+    for spelling in (decomposed, "ZOË@BÜCHER.EXAMPLE", "zoë@xn--bcher-kva.example"):
+        assert await ids(customer_email=spelling) == [zoe["id"]], spelling
+    for term in (decomposed, "ZOË@BÜ", "zoe\u0308"):
+        assert await ids(q=term) == [zoe["id"]], term
+    refused = await client.get(
+        "/v1/orders", params={"customer_email": "not an address"}, headers=storefront
+    )
+    assert problem(refused, 422, "validation_error")["errors"][0]["field"] == "customer_email"
+
+
+async def test_a_search_for_nothing_is_refused_not_a_match_for_everything(
+    client: httpx.AsyncClient, storefront: dict[str, str]
+) -> None:
+    """`q=#` searched for emails starting with "": every order."""
+    order = await create_order(client, storefront)
+    for q in ("#", " # ", "##", "\u3000#\t"):
+        refused = await client.get("/v1/orders", params={"q": q}, headers=storefront)
+        assert problem(refused, 422, "validation_error")["errors"][0]["field"] == "q", q
+    for q in (f"# {order['number']}", f" #{order['number']} ", "ann@"):
+        found = await client.get("/v1/orders", params={"q": q}, headers=storefront)
+        assert [o["id"] for o in found.json()["data"]] == [order["id"]], q

@@ -27,6 +27,7 @@ from order_service.orders.examples import CREATE_EXAMPLE, ORDER_EXAMPLE
 from order_service.orders.models import Order
 from order_service.orders.presenter import order_fields, order_out, order_page_json
 from order_service.orders.schemas import (
+    SEARCH_HELP,
     FinancialStatus,
     OrderCreate,
     OrderFulfillmentStatus,
@@ -35,6 +36,7 @@ from order_service.orders.schemas import (
     OrderStatus,
     OrderUpdate,
     ReorderRequest,
+    SearchTerm,
     TimelineList,
     TransactionCreate,
     TransactionOut,
@@ -42,7 +44,7 @@ from order_service.orders.schemas import (
 )
 from order_service.problems import responses
 from order_service.routing import TransactionalRoute, fast_path, one_statement_read
-from order_service.schema_types import UtcDatetime
+from order_service.schema_types import Email, UtcDatetime
 from order_service.settings import Settings
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=TransactionalRoute)
@@ -153,8 +155,9 @@ until it is null: orders created meanwhile never shift the pages still to come, 
 is missed or repeated.
 
 Filters combine with AND. `q` matches an order number (`1001` or `#1001`) or a customer
-email (exact or prefix, case-insensitive). Archived orders are left out unless
-`archived=true`, which lists only archived ones. Roles: any.
+email (exact or prefix, case-insensitive, Unicode-normalised as stored); a `q` of only `#` and
+whitespace is 422 `validation_error`, not a search for everything. Archived orders are left out
+unless `archived=true`, which lists only archived ones. Roles: any.
 """,
 )
 async def list_orders(
@@ -166,9 +169,15 @@ async def list_orders(
     status: OrderStatus | None = None,
     financial_status: FinancialStatus | None = None,
     fulfillment_status: OrderFulfillmentStatus | None = None,
-    customer_email: Annotated[str | None, Query(max_length=254)] = None,
+    customer_email: Annotated[
+        Email | None,
+        Query(
+            description="The customer's email address, matched as it is stored: "
+            "normalised as at creation, then case-insensitively."
+        ),
+    ] = None,
     number: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
+    q: Annotated[SearchTerm | None, Query(description=SEARCH_HELP)] = None,
     created_after: Annotated[
         UtcDatetime | None, Query(description="Inclusive, RFC 3339, not before 2000-01-01.")
     ] = None,

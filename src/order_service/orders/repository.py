@@ -74,6 +74,7 @@ class OrderFilters:
     customer_email: str | None = None
     number: int | None = None
     q: str | None = None
+    """A search term (`schemas.SearchTerm`): an order number or the start of an email."""
     created_after: datetime | None = None
     created_before: datetime | None = None
     archived: bool = False
@@ -87,22 +88,25 @@ def _filtered(filters: OrderFilters) -> Select[Any]:
         query = query.where(Order.financial_status == filters.financial_status)
     if filters.fulfillment_status:
         query = query.where(Order.fulfillment_status == filters.fulfillment_status)
+    # Emails are compared lower-cased by PostgreSQL on both sides, so the query and the stored
+    # address fold the same way whatever the database's locale (both are in NFC already).
+    email = func.lower(Order.customer_email)
     if filters.customer_email:
-        query = query.where(func.lower(Order.customer_email) == filters.customer_email.lower())
+        query = query.where(email == func.lower(filters.customer_email))
     if filters.number is not None:
         query = query.where(Order.number == filters.number)
     if filters.q:
-        term = filters.q.strip().removeprefix("#")
+        term = filters.q
         # str.isdigit() also takes other scripts' digits, superscripts and circled numbers
         if term.isascii() and term.isdigit():
             number = int(term)
             query = query.where(Order.number == number if number <= BIGINT_MAX else false())
         else:
-            escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.where(
                 or_(
-                    func.lower(Order.customer_email) == term.lower(),
-                    func.lower(Order.customer_email).like(escaped + "%", escape="\\"),
+                    email == func.lower(term),
+                    email.like(func.lower(escaped + "%"), escape="\\"),
                 )
             )
     if filters.created_after:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -14,6 +16,7 @@ from pydantic import (
 
 from order_service import money
 from order_service.schema_types import (
+    SEARCH_TEXT,
     SOME_TEXT,
     Amount,
     Email,
@@ -27,6 +30,24 @@ from order_service.schema_types import (
 
 Tag = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=SOME_TEXT)
+]
+
+SEARCH_HELP = (
+    "An order number (`1001` or `#1001`) or the start of a customer's email address. "
+    "Something besides `#` and whitespace is required."
+)
+
+
+def _search_term(value: str) -> str:
+    """What `q` searches for: without surrounding whitespace and a leading `#`, in NFC, the
+    Unicode form stored emails are in (`schema_types.Email`)."""
+    return unicodedata.normalize("NFC", value.strip().removeprefix("#").strip())
+
+
+SearchTerm = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=254, pattern=SEARCH_TEXT),
+    AfterValidator(_search_term),
 ]
 
 
