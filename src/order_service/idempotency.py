@@ -105,7 +105,9 @@ def _canonical_body(body: bytes) -> bytes:
     return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
 
 
-async def claim(session: sql.Tx, request: Request, key: str, now: datetime) -> Claim | Response:
+async def claim(
+    session: AsyncSession, request: Request, key: str, now: datetime
+) -> Claim | Response:
     """Take the key for this request, or answer with the saved response of its first use."""
     if len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
         raise errors.InvalidIdempotencyKey(
@@ -151,7 +153,7 @@ async def claim(session: sql.Tx, request: Request, key: str, now: datetime) -> C
 
 
 async def save(
-    session: sql.Tx,
+    session: AsyncSession,
     request: Request,
     claimed: Claim,
     response: Response,
