@@ -85,15 +85,13 @@ _bearer = HTTPBearer(
 )
 
 
-async def _actor(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+async def _authenticated(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Actor:
     # `credentials` is what the OpenAPI documents; the key is read from the header as the
     # Idempotency-Key claim reads it (unstripped), so the claim's prefetched lookup serves.
     token = None if credentials is None else bearer_token(request.headers["authorization"])
-    actor = None if token is None else await authenticate(session, token)
+    actor = None if token is None else await authenticate(request.state.session, token)
     if actor is None:
         error = errors.Unauthenticated(
             "Send a valid API key as `Authorization: Bearer <key>`."
@@ -109,7 +107,13 @@ async def _actor(
 def require(*roles: Role) -> Callable[..., object]:
     allowed = frozenset(roles)
 
-    async def dependency(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
+    # One dependency rather than a role check on an authentication dependency: FastAPI
+    # resolves each node of the graph on every request, and every operation has this one.
+    async def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Actor:
+        actor = await _authenticated(request, credentials)
         if actor.role not in allowed:
             raise errors.Forbidden(
                 f"This operation needs a key with role {' or '.join(sorted(allowed))}; "

@@ -10,6 +10,7 @@ client never sees a 2xx for a change that failed to commit.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -97,11 +98,22 @@ class TransactionalRoute(APIRoute):
             svc = services(request)
             now = request.state.now = svc.clock()
             maker = svc.autocommit_sessionmaker if self.one_statement else svc.sessionmaker
-            async with maker() as session, session.begin():
-                request.state.session = session
-                return await _answer(
+            # Begun by the first statement and committed here; closed only on failure, as
+            # a commit gives the connection back. (Cheaper than `async with maker() as
+            # session, session.begin()`, which switches to SQLAlchemy's greenlet twice more
+            # and closes in a task of its own.)
+            session = request.state.session = maker()
+            try:
+                response = await _answer(
                     handler, request, session, now, svc.settings.idempotency_ttl, self.shown_once
                 )
+                await session.commit()
+            except BaseException:
+                # Shielded, as AsyncSession's own context manager closes: a cancelled
+                # request still rolls back and gives its connection back.
+                await asyncio.shield(session.close())
+                raise
+            return response
 
         return run_in_transaction
 

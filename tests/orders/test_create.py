@@ -266,3 +266,4 @@ async def test_a_keyed_creation_is_one_transaction_of_four_statements(
         "BEGIN;", "SELECT", "SELECT", "WITH", "WITH", "COMMIT;",
     ], statements  # fmt: skip
     assert "INSERT INTO idempotency_keys" in statements[4]
+    assert app.state.services.engine.pool.checkedout() == 0  # the commit gave it back
