@@ -10,10 +10,10 @@ valgrind's cachegrind (`--cache-sim=no`: it only counts) and calls its ASGI inte
 directly, 8 creations at a time, against the embedded PostgreSQL (which runs outside
 valgrind, so its work is not counted): once with the first number of creations and once with
 the second, after the same start-up and warm-up. The difference, divided by the difference
-in creations, is what one more creation costs the API process: the middleware, the fast
-path, validation, pricing, the idempotency work, the statements' arguments and asyncpg, the
-response; not uvicorn's HTTP parsing (small: a trivial ASGI app under the same uvicorn costs
-a few percent of an order creation) nor the kernel.
+in creations, is what one more creation costs the API process: the middleware, routing and
+dependencies, validation, pricing, the idempotency work, the statements' arguments and
+asyncpg, the response; not uvicorn's HTTP parsing (small: a trivial ASGI app under the same
+uvicorn costs a few percent of an order creation) nor the kernel.
 
 `--operation cancel` (a customer's cancellation of a paid order: void, refund, restock) and
 `--operation refund` (one unit, restocked) work the same way, with a storefront key and an

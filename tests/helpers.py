@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 from collections.abc import AsyncIterator
@@ -83,6 +84,7 @@ async def counting_statements(
     event.listen(engine, "checkout", checkout)
     try:
         yield statements
+        await asyncio.sleep(0)  # asyncpg calls its query loggers soon, not at once
     finally:
         event.remove(engine, "checkout", checkout)
         event.remove(engine, "before_cursor_execute", through_sqlalchemy)

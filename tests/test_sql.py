@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import String, Table, any_, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from order_service import metrics, sql
+from order_service import sql
 from order_service.auth.models import ApiKey
 from order_service.events.models import Event
 from order_service.ids import new_id
@@ -158,32 +158,3 @@ def test_jsonb_parameters_are_the_json_of_their_values() -> None:
         "at": "2026-12-01T08:00:00Z",
         "a": "\ud800",
     }
-
-
-async def test_a_unit_commits_rolls_back_or_declines_and_counts_metrics_on_commit(
-    app: Any, db: Any
-) -> None:
-    engine = app.state.services.engine
-    counted = metrics.EVENTS.labels(type="order.created")
-
-    async def write(event_id: str) -> sql.Unit:
-        async with sql.unit(engine) as unit:
-            await _INSERT_EVENT.execute(unit, _event(event_id))
-            metrics.on_commit(unit, metrics.EVENTS, type="order.created")
-            if event_id == "evt_declined":
-                sql.decline()
-            if event_id == "evt_failed":
-                raise RuntimeError("the request failed")
-        return unit
-
-    before = counted._value.get()
-    await write("evt_kept")
-    await write("evt_declined")
-    with pytest.raises(RuntimeError):
-        await write("evt_failed")
-    assert await _events(db) == ["evt_kept"]
-    assert counted._value.get() == before + 1
-    # every connection went back to the pool, out of any transaction
-    async with db() as session, session.begin():
-        assert await session.scalar(text("SELECT count(*) FROM events")) == 1
-    assert engine.pool.checkedout() == 0

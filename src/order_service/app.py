@@ -28,7 +28,6 @@ from order_service.orders.endpoints import router as orders_router
 from order_service.policies import router as policies_router
 from order_service.refunds.endpoints import router as refunds_router
 from order_service.reports.endpoints import router as reports_router
-from order_service.routing import FastLanes
 from order_service.settings import Settings, get_settings
 from order_service.webhooks.endpoints import router as webhooks_router
 
@@ -183,7 +182,6 @@ def create_app(
         health.router,
     ):
         app.include_router(router)
-    app.add_middleware(FastLanes, fastapi=app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

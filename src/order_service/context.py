@@ -12,7 +12,7 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from order_service import errors, secrecy, sql
+from order_service import errors, secrecy
 from order_service.auth.schemas import Role
 from order_service.auth.service import Actor, authenticate, bearer_token
 from order_service.db import create_sessionmaker
@@ -93,25 +93,13 @@ _bearer = HTTPBearer(
 )
 
 
-async def authenticated(request: Request, tx: sql.Tx) -> Actor | None:
-    """The caller of `request` if it sent a live key, as the role dependencies find it (for a
-    fast path, `routing.fast_path`, which answers nobody else)."""
-    token = bearer_token(request.headers.get("authorization", ""))
-    if token is None:
-        return None
-    actor = await authenticate(tx, token)
-    if actor is not None:
-        request.state.actor = actor
-    return actor
-
-
-async def _actor(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+async def _authenticated(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Actor:
-    # `credentials` is what the OpenAPI documents; `authenticated` reads the same header.
-    actor = None if credentials is None else await authenticated(request, session)
+    # `credentials` is what the OpenAPI documents; the key is read from the header as the
+    # Idempotency-Key claim reads it (unstripped), so the claim's prefetched lookup serves.
+    token = None if credentials is None else bearer_token(request.headers["authorization"])
+    actor = None if token is None else await authenticate(request.state.session, token)
     if actor is None:
         error = errors.Unauthenticated(
             "Send a valid API key as `Authorization: Bearer <key>`."
@@ -120,13 +108,20 @@ async def _actor(
         )
         error.headers["WWW-Authenticate"] = "Bearer"
         raise error
+    request.state.actor = actor
     return actor
 
 
 def require(*roles: Role) -> Callable[..., object]:
     allowed = frozenset(roles)
 
-    async def dependency(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
+    # One dependency rather than a role check on an authentication dependency: FastAPI
+    # resolves each node of the graph on every request, and every operation has this one.
+    async def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Actor:
+        actor = await _authenticated(request, credentials)
         if actor.role not in allowed:
             raise errors.Forbidden(
                 f"This operation needs a key with role {' or '.join(sorted(allowed))}; "

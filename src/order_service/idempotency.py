@@ -94,18 +94,22 @@ def _path(request: Request) -> str:
     return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
-def _canonical_body(body: bytes) -> bytes:
-    """Equal JSON documents fingerprint the same whatever their key order or spacing."""
+async def _canonical_body(request: Request) -> bytes:
+    """Equal JSON documents fingerprint the same whatever their key order or spacing. Parsed
+    by `request.json()`, which keeps what it parsed for FastAPI's own reading of the body."""
+    body = await request.body()
     if not body.strip():
         return b""
     try:
-        parsed: Any = json.loads(body)
+        parsed: Any = await request.json()
     except ValueError:
         return body
     return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
 
 
-async def claim(session: sql.Tx, request: Request, key: str, now: datetime) -> Claim | Response:
+async def claim(
+    session: AsyncSession, request: Request, key: str, now: datetime
+) -> Claim | Response:
     """Take the key for this request, or answer with the saved response of its first use."""
     if len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
         raise errors.InvalidIdempotencyKey(
@@ -130,9 +134,8 @@ async def claim(session: sql.Tx, request: Request, key: str, now: datetime) -> C
         )
         error.headers["Retry-After"] = "1"
         raise error
-    body = await request.body()
     fingerprint = _digest(
-        request.method.encode(), _path(request).encode(), _canonical_body(body)
+        request.method.encode(), _path(request).encode(), await _canonical_body(request)
     ).hex()
     record = await conn.fetchrow(_FIND, scope, key)
     if record is not None and record["expires_at"] <= now:
@@ -151,7 +154,7 @@ async def claim(session: sql.Tx, request: Request, key: str, now: datetime) -> C
 
 
 async def save(
-    session: sql.Tx,
+    session: AsyncSession,
     request: Request,
     claimed: Claim,
     response: Response,

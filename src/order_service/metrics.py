@@ -41,8 +41,7 @@ _PENDING = "order_service.metrics"
 
 
 def on_commit(session: Any, counter: Counter, amount: float = 1, **labels: str) -> None:
-    """Count `amount` when (and only if) the session's transaction commits (or the
-    `sql.Unit`'s)."""
+    """Count `amount` when (and only if) the session's transaction commits."""
     info = session.sync_session.info if hasattr(session, "sync_session") else session.info
     info.setdefault(_PENDING, []).append((counter, amount, labels))
 

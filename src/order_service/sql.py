@@ -8,8 +8,7 @@ way); asyncpg running its own cached prepared statement costs a tenth of that. O
 creation those statements were most of the API's CPU. They run on the session's own
 connection and transaction, so they commit or roll back with everything else the request
 did; the ORM is still used for everything that changes existing rows, and for reads other
-than the order list (which built 50 ORM objects and their pydantic models a page). A
-fast path that needs no ORM at all runs them in a `Unit` instead of a session.
+than the order list (which built 50 ORM objects and their pydantic models a page).
 """
 
 from __future__ import annotations
@@ -27,75 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import LRUCache
 
-from order_service import metrics
-
 _CACHE = "order_service.sql.connection"
 _DEFERRED = "order_service.sql.deferred"
 _MISSING = object()
 
 
-class Unit:
-    """A request's transaction on a pooled asyncpg connection, without an ORM session, for
-    a fast path (`routing.fast_path`) that changes nothing through the ORM: an
-    `AsyncSession` around one statement cost 0.45 to 0.50 ms of CPU, a pooled connection and an
-    asyncpg transaction 0.20 to 0.22 ms (measured in-process). `info` holds what a session's
-    would (rows held for the last statement, the prefetched API key, metrics to count on
-    commit)."""
-
-    __slots__ = ("conn", "info")
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-        self.info: dict[str, Any] = {}
-
-
-Tx = AsyncSession | Unit
-"""A request's transaction, as the statements of this module and their callers take it."""
-
-
-class _Declined(Exception):
-    """Leave a `unit` block rolling back, without an error."""
-
-
-@contextlib.asynccontextmanager
-async def unit(engine: AsyncEngine) -> AsyncIterator[Unit]:
-    """A `Unit` in a transaction on a connection of `engine`'s pool (so the pool's size,
-    timeout and liveness check apply), committed when the block ends, rolled back if it
-    raises or calls `decline`."""
-    fairy = await engine.raw_connection()
-    conn: asyncpg.Connection = fairy.driver_connection
-    transaction = conn.transaction()
-    try:
-        await transaction.start()
-        current = Unit(conn)
-        try:
-            yield current
-        except BaseException:
-            try:
-                await transaction.rollback()
-            except BaseException:
-                fairy.invalidate()  # in no state to serve another request
-                raise
-            finally:
-                metrics.rolled_back(current.info)
-            raise
-        await transaction.commit()
-        metrics.committed(current.info)
-    except _Declined:
-        pass
-    finally:
-        fairy.close()
-
-
-def decline() -> None:
-    """Leave the `unit` block: roll back what it did, raise nothing."""
-    raise _Declined
-
-
-async def connection(session: Tx) -> asyncpg.Connection:
+async def connection(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under `session`'s transaction, which is begun if it was not."""
-    if isinstance(session, Unit):
-        return session.conn
     transaction = session.sync_session.get_transaction()
     cached = session.info.get(_CACHE)
     if cached is not None and transaction is not None and cached[0] is transaction:
@@ -199,12 +136,12 @@ class Insert:
                 values[index] = encode(value)
         return values
 
-    async def execute(self, session: Tx, row: Mapping[str, Any]) -> Any:
+    async def execute(self, session: AsyncSession, row: Mapping[str, Any]) -> Any:
         """Insert one row; the first RETURNING value, if any."""
         conn = await connection(session)
         return await conn.fetchval(self.sql, *self.args(row))
 
-    async def fetchrow(self, session: Tx, row: Mapping[str, Any]) -> Any:
+    async def fetchrow(self, session: AsyncSession, row: Mapping[str, Any]) -> Any:
         """Insert one row; its RETURNING values."""
         conn = await connection(session)
         return await conn.fetchrow(self.sql, *self.args(row))
@@ -213,7 +150,9 @@ class Insert:
 Rows = tuple[Insert, Sequence[Mapping[str, Any]]]
 
 
-async def insert_together(session: Tx, first: tuple[Insert, Mapping[str, Any]], *rest: Rows) -> Any:
+async def insert_together(
+    session: AsyncSession, first: tuple[Insert, Mapping[str, Any]], *rest: Rows
+) -> Any:
     """Insert one row with `first` and any number with each of `rest`, in one statement (one
     round trip: on the write paths the round trips were most of the API's CPU); returns
     `first`'s RETURNING value. Rows of one statement may reference each other: foreign keys
@@ -232,7 +171,7 @@ async def insert_together(session: Tx, first: tuple[Insert, Mapping[str, Any]], 
     return await conn.fetchval(query, *args)
 
 
-def defer(session: Tx) -> None:
+def defer(session: AsyncSession) -> None:
     """Hold the rows `hold` is given in `session` from now on, to be written with the
     statement that ends the request (`take_deferred`, or `write_deferred`): each change
     writes an outbox event and a timeline entry, and a round trip each was a good part of
@@ -241,7 +180,9 @@ def defer(session: Tx) -> None:
     session.info[_DEFERRED] = {}
 
 
-def hold(session: Tx, name: str, insert: Insert, row: Mapping[str, Any], then: str = "") -> bool:
+def hold(
+    session: AsyncSession, name: str, insert: Insert, row: Mapping[str, Any], then: str = ""
+) -> bool:
     """Hold `row` for `insert` if `session` defers (False if not: write it now). Rows of one
     `name` become one multi-row INSERT, a CTE of that name, so they keep the order they
     were held in; `then` is a CTE to follow it (one that reads it, say)."""
@@ -252,7 +193,7 @@ def hold(session: Tx, name: str, insert: Insert, row: Mapping[str, Any], then: s
     return True
 
 
-def take_deferred(session: Tx, first: int) -> tuple[str, list[Any]] | None:
+def take_deferred(session: AsyncSession, first: int) -> tuple[str, list[Any]] | None:
     """The held rows as CTEs to put before another statement, parameters numbered from
     `first`, and their values; None when none are held. Stops holding."""
     held = session.info.pop(_DEFERRED, None)
@@ -268,7 +209,7 @@ def take_deferred(session: Tx, first: int) -> tuple[str, list[Any]] | None:
     return ", ".join(ctes), args
 
 
-async def write_deferred(session: Tx) -> None:
+async def write_deferred(session: AsyncSession) -> None:
     """Write whatever rows are held, in one statement. Stops holding."""
     held = take_deferred(session, 1)
     if held is not None:

@@ -27,6 +27,7 @@ async def test_a_constraint_violation_in_an_asyncpg_statement_is_a_409_problem(
     client: httpx.AsyncClient,
     storefront: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
+    app: Any,
 ) -> None:
     first = await create_order(client, storefront)
     # The order insert (one asyncpg statement with the lines, payment and timeline entry)
@@ -37,6 +38,8 @@ async def test_a_constraint_violation_in_an_asyncpg_statement_is_a_409_problem(
     headers = {**storefront, "Idempotency-Key": "collides-once"}
     response = await client.post("/v1/orders", json=order_body(), headers=headers)
     problem(response, 409, "conflict")
+    # the failed request rolled back and gave its connection back
+    assert app.state.services.engine.pool.checkedout() == 0
     assert await _orders(client, storefront) == 1
 
     monkeypatch.undo()

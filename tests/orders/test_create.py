@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.factories import create_order, order_body, problem
+from tests.helpers import counting_statements
 
 
 async def test_totals_are_computed_by_the_service(
@@ -250,3 +251,20 @@ async def test_any_well_formed_email_is_accepted_and_normalised(
 ) -> None:
     order = await create_order(client, storefront, customer={"email": email})
     assert order["customer"]["email"] == stored
+
+
+async def test_a_keyed_creation_is_one_transaction_of_four_statements(
+    client: httpx.AsyncClient, storefront: dict[str, str], app: Any
+) -> None:
+    await client.post("/v1/orders", json=order_body(), headers=storefront)  # warm
+    headers = {**storefront, "Idempotency-Key": "k-1"}
+    async with counting_statements(app, transaction_control=True) as statements:
+        created = await client.post("/v1/orders", json=order_body(), headers=headers)
+    assert created.status_code == 201, created.text
+    # the key's lock with the API key's lookup, the key's record, the order with its lines,
+    # then its event and timeline entry with the record of the response
+    assert [s.split(maxsplit=1)[0] for s in statements] == [
+        "BEGIN;", "SELECT", "SELECT", "WITH", "WITH", "COMMIT;",
+    ], statements  # fmt: skip
+    assert "INSERT INTO idempotency_keys" in statements[4]
+    assert app.state.services.engine.pool.checkedout() == 0  # the commit gave it back

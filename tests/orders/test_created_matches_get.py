@@ -5,7 +5,6 @@ carry the same order, whatever the order looks like."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +12,8 @@ import httpx
 import pytest
 
 from order_service.orders.schemas import OrderOut
-from order_service.routing import TransactionalRoute
 from tests.conftest import Keys
-from tests.factories import ADDRESS, order_body, problem
+from tests.factories import ADDRESS, order_body
 
 SHAPES: dict[str, dict[str, Any]] = {
     "plain": {},
@@ -90,58 +88,3 @@ async def test_a_reorder_is_what_get_answers(client: httpx.AsyncClient, api_keys
     )
     await _same_as_get(client, api_keys, reorder)
     assert reorder.json()["reordered_from_id"] == first.json()["id"]
-
-
-def _volatile(order: dict[str, Any]) -> dict[str, Any]:
-    """What two creations of the same order do not share."""
-    drop = {"id", "number", "created_at", "updated_at"}
-    kept = {k: v for k, v in order.items() if k not in drop}
-    kept["line_items"] = [{k: v for k, v in li.items() if k != "id"} for li in order["line_items"]]
-    return kept
-
-
-async def test_the_fast_path_answers_as_the_endpoint_does(
-    client: httpx.AsyncClient, api_keys: Keys
-) -> None:
-    """A JSON body under another JSON media type is left to the endpoint itself (FastAPI's
-    dependencies and validation): both must create the same order and answer alike."""
-    body = order_body(**SHAPES["rich"])
-    body["processed_at"] = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-    answers = {}
-    for media_type in ("application/json", "application/vnd.api+json"):
-        response = await client.post(
-            "/v1/orders",
-            content=json.dumps(body),
-            headers={**api_keys.headers("storefront"), "content-type": media_type},
-        )
-        await _same_as_get(client, api_keys, response)
-        answers[media_type] = response.json()
-    fast, endpoint = answers.values()
-    assert fast["id"] != endpoint["id"]
-    assert _volatile(fast) == _volatile(endpoint)
-
-
-async def test_valid_creations_take_the_fast_lane_and_the_rest_the_endpoint(
-    client: httpx.AsyncClient, api_keys: Keys, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`routing.FastLanes` sends POST /v1/orders to its fast path, which answers a valid
-    order and declines the rest to the endpoint (whose answers the other tests check)."""
-    answered: list[bool] = []
-    answer_fast = TransactionalRoute.answer_fast
-
-    async def spy(route: TransactionalRoute, request: Any) -> Any:
-        response = await answer_fast(route, request)
-        answered.append(response is not None)
-        return response
-
-    monkeypatch.setattr(TransactionalRoute, "answer_fast", spy)
-    headers = api_keys.headers("storefront")
-    created = await client.post("/v1/orders", json=order_body(), headers=headers)
-    assert created.status_code == 201, created.text
-    invalid = await client.post("/v1/orders", json=order_body(currency="usd"), headers=headers)
-    problem(invalid, 422, "validation_error")
-    unknown = await client.post(
-        "/v1/orders", json=order_body(), headers={"Authorization": "Bearer nope" + "x" * 30}
-    )
-    problem(unknown, 401, "unauthenticated")
-    assert answered == [True, False, False]

@@ -62,12 +62,12 @@ def key_lookup(parameter: str) -> str:
     return _LIVE_KEY_ROW.format(parameter)
 
 
-def prefetched(session: sql.Tx, key_hash: str, row: object) -> None:
+def prefetched(session: AsyncSession, key_hash: str, row: object) -> None:
     """What `key_lookup` found for `key_hash`, for `authenticate` in the same session."""
     session.info[_PREFETCHED] = (key_hash, row)
 
 
-async def authenticate(session: sql.Tx, key: str) -> Actor | None:
+async def authenticate(session: AsyncSession, key: str) -> Actor | None:
     digest = hash_key(key)
     found = session.info.pop(_PREFETCHED, None)
     if found is not None and found[0] == digest:

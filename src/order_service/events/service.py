@@ -46,7 +46,7 @@ _WRITE = f"WITH event AS ({_INSERT.sql}), {_FAN_OUT} SELECT sequence FROM event"
 
 
 async def emit(
-    session: sql.Tx,
+    session: AsyncSession,
     type_: str,
     *,
     order_id: str | None,

@@ -4,10 +4,9 @@ from datetime import datetime
 from typing import Annotated
 
 import pydantic_core
-from fastapi import APIRouter, Body, Query, Request, Response, status
-from pydantic import ValidationError
+from fastapi import APIRouter, Body, Query, Response, status
 
-from order_service import errors, sql
+from order_service import errors
 from order_service.context import (
     AdminActor,
     AnyActor,
@@ -17,9 +16,7 @@ from order_service.context import (
     PageDep,
     SessionDep,
     SettingsDep,
-    authenticated,
     etag,
-    services,
 )
 from order_service.db import BIGINT_MAX
 from order_service.orders import repository, service, timeline
@@ -43,7 +40,7 @@ from order_service.orders.schemas import (
     TransactionResult,
 )
 from order_service.problems import responses
-from order_service.routing import TransactionalRoute, fast_path, one_statement_read
+from order_service.routing import TransactionalRoute, one_statement_read
 from order_service.schema_types import Email, UtcDatetime
 from order_service.settings import Settings
 
@@ -75,25 +72,6 @@ def _created(order: service.NewOrder) -> Response:
         media_type="application/json",
         headers={"Location": f"/v1/orders/{order.id}", "ETag": etag(order.fields["version"])},
     )
-
-
-async def _create_order_fast(request: Request, tx: sql.Unit) -> Response | None:
-    """`create_order` for a JSON body that validates, from any live key: the body parsed
-    from its bytes straight into `OrderCreate` by pydantic's JSON parser (what FastAPI does
-    through a dict of it), no dependencies to resolve: the busiest operation, where the
-    framework's share of each request showed most (README, Benchmarks)."""
-    if request.headers.get("content-type", "").partition(";")[0].strip() != "application/json":
-        return None
-    actor = await authenticated(request, tx)
-    if actor is None:
-        return None
-    try:
-        body = OrderCreate.model_validate_json(await request.body())
-    except ValidationError:
-        return None
-    now: datetime = request.state.now
-    settings = services(request).settings
-    return _created(await service.create_order(tx, body, actor, now, settings))
 
 
 @router.post(
@@ -133,7 +111,6 @@ the first response with `Idempotent-Replayed: true`.
 Emits `order.created`. Roles: any.
 """,
 )
-@fast_path(_create_order_fast)
 async def create_order(
     body: Annotated[OrderCreate, Body(openapi_examples=CREATE_EXAMPLE)],
     session: SessionDep,

@@ -136,7 +136,7 @@ async def emit_restock(
 
 
 async def create_order(
-    session: sql.Tx,
+    session: AsyncSession,
     body: OrderCreate,
     actor: Actor,
     now: datetime,
