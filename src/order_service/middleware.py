@@ -37,7 +37,7 @@ def _route_of(scope: Scope) -> str:
 
 
 def _new_id() -> str:
-    """32 random hex digits, the shape of `uuid4().hex` at a quarter of its cost."""
+    """32 random hex digits, the shape of `uuid4().hex` without building a UUID."""
     return os.urandom(16).hex()
 
 

@@ -148,7 +148,7 @@ def _plain(value: str) -> bool:
 def _email(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
-    if _plain(value):  # 1 µs against email-validator's 28, on every order creation
+    if _plain(value):  # far cheaper than email-validator, on every order creation
         return value
     try:
         checked = validate_email(value, check_deliverability=False, globally_deliverable=False)

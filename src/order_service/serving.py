@@ -2,9 +2,9 @@
 
 uvicorn's own multi-process mode hands every process one shared listening socket, and
 whichever process wakes first accepts the waiting connections. Keep-alive connections then
-stay where they landed: under load one process was measured at 85 % of a core and the other
-at 30 % (`bench/`). With a socket each in one `SO_REUSEPORT` group, the kernel spreads new
-connections over the processes by hash instead. uvicorn has no public way to give each of
+stay where they landed: under load one process ended up far busier than the other. With a
+socket each in one `SO_REUSEPORT` group, the kernel spreads new connections over the
+processes by hash instead. uvicorn has no public way to give each of
 its processes a socket of its own, so this module supervises the processes itself, through
 uvicorn's public `Server.run(sockets=...)`: it restarts a process that dies, rolls them all
 on SIGHUP, and on SIGINT or SIGTERM asks each to finish its requests and waits for them.
@@ -130,8 +130,8 @@ def run_processes(config: uvicorn.Config) -> None:
 
 
 def freeze_heap() -> None:
-    """Exempt what start-up built (modules, models, schemas, routes: some 160,000 objects in
-    an API process, living as long as it does) from garbage collection. Each full
-    collection otherwise walked them all: a 70 ms stall of every request in flight."""
+    """Exempt what start-up built (modules, models, schemas, routes: objects living as long
+    as the process) from garbage collection, which would otherwise walk them all on each
+    full collection, stalling every request in flight."""
     gc.collect()
     gc.freeze()
