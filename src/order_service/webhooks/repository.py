@@ -423,7 +423,7 @@ async def delete_finished(session: AsyncSession, held: Held) -> Pruned:
     if not held.events:
         return Pruned()
     counts: dict[str, int] = dict(
-        (await session.execute(_COUNT_DELIVERIES, {"events": held.events})).tuples()
+        (await session.execute(_COUNT_DELIVERIES, {"events": held.events})).all()
     )
     finished = [e for e in held.events if counts.get(e, 0) == len(held.succeeded.get(e, ()))]
     if not finished:
