@@ -55,8 +55,9 @@ async def count_events(db: Any, type_: str, order_id: str | None = None) -> int:
 async def counting_statements(
     app: Any, *, transaction_control: bool = False
 ) -> AsyncIterator[list[str]]:
-    """Every statement the app sends meanwhile, through SQLAlchemy or straight to asyncpg
-    (`order_service.sql`); BEGIN, COMMIT and ROLLBACK only if `transaction_control`."""
+    """Every statement the app sends meanwhile (each once it has run, so that the BEGIN
+    SQLAlchemy's asyncpg adapter sends before a transaction's first statement comes first);
+    BEGIN, COMMIT and ROLLBACK only if `transaction_control`."""
     statements: list[str] = []
     engine = app.state.services.engine.sync_engine
     watched: list[Any] = []
@@ -80,14 +81,14 @@ async def counting_statements(
         dbapi_connection.driver_connection.add_query_logger(through_asyncpg)
         watched.append(dbapi_connection.driver_connection)
 
-    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    event.listen(engine, "after_cursor_execute", through_sqlalchemy)
     event.listen(engine, "checkout", checkout)
     try:
         yield statements
         await asyncio.sleep(0)  # asyncpg calls its query loggers soon, not at once
     finally:
         event.remove(engine, "checkout", checkout)
-        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+        event.remove(engine, "after_cursor_execute", through_sqlalchemy)
         for conn in watched:
             conn.remove_query_logger(through_asyncpg)
 

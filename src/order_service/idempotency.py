@@ -16,11 +16,15 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     LargeBinary,
     String,
     Table,
+    and_,
+    bindparam,
     delete,
     func,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,20 +60,24 @@ class IdempotencyRecord(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
-# Every keyed POST runs three of these: straight asyncpg (see `order_service.sql`).
-_LOCK = "SELECT pg_try_advisory_xact_lock($1)"
-_LOCK_AND_KEY = f"SELECT pg_try_advisory_xact_lock($1), {auth.key_lookup('$2')}"
-_FIND = """SELECT fingerprint, method, path, response_status, response_headers, response_body,
-       expires_at
-  FROM idempotency_keys WHERE scope = $1 AND key = $2"""
-_DELETE = "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2"
-_SAVE = sql.Insert(
-    cast(Table, IdempotencyRecord.__table__),
-    (
-        "scope", "key", "fingerprint", "method", "path", "response_status", "response_headers",
-        "response_body", "expires_at",
-    ),
-)  # fmt: skip
+_LOCK = select(
+    func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)).label("locked")
+)
+_LOCK_AND_KEY = auth.with_key_lookup(_LOCK)
+_THIS_KEY = and_(
+    IdempotencyRecord.scope == bindparam("scope"), IdempotencyRecord.key == bindparam("key")
+)
+_FIND = select(
+    IdempotencyRecord.fingerprint,
+    IdempotencyRecord.method,
+    IdempotencyRecord.path,
+    IdempotencyRecord.response_status,
+    IdempotencyRecord.response_headers,
+    IdempotencyRecord.response_body,
+    IdempotencyRecord.expires_at,
+).where(_THIS_KEY)
+_DELETE = delete(IdempotencyRecord).where(_THIS_KEY)
+_SAVE = sql.Insert(cast(Table, IdempotencyRecord.__table__))
 
 
 @dataclass(slots=True)
@@ -118,16 +126,18 @@ async def claim(
     credentials = request.headers.get("authorization", "")
     scope = hashlib.sha256(credentials.encode()).hexdigest()
     lock_id = int.from_bytes(_digest(scope.encode(), key.encode())[:8], "big", signed=True)
-    conn = await sql.connection(session)
     # Two statements, not one: the lookup needs a snapshot taken after the lock is held. The
     # first also looks up the API key, which authentication would otherwise do on its own.
     token = auth.bearer_token(credentials)
     if token is None:
-        locked = await conn.fetchval(_LOCK, lock_id)
+        locked = await session.scalar(_LOCK, {"lock_id": lock_id})
     else:
         key_hash = auth.hash_key(token)
-        locked, api_key = await conn.fetchrow(_LOCK_AND_KEY, lock_id, key_hash)
-        auth.prefetched(session, key_hash, api_key)
+        found = (
+            await session.execute(_LOCK_AND_KEY, {"lock_id": lock_id, "key_hash": key_hash})
+        ).one()
+        locked = found.locked
+        auth.prefetched(session, key_hash, found)
     if not locked:
         error = errors.IdempotencyRequestInProgress(
             "The first request with this Idempotency-Key has not finished; retry in a moment."
@@ -137,20 +147,21 @@ async def claim(
     fingerprint = _digest(
         request.method.encode(), _path(request).encode(), await _canonical_body(request)
     ).hex()
-    record = await conn.fetchrow(_FIND, scope, key)
-    if record is not None and record["expires_at"] <= now:
-        await conn.execute(_DELETE, scope, key)
+    this_key = {"scope": scope, "key": key}
+    record = (await session.execute(_FIND, this_key)).first()
+    if record is not None and record.expires_at <= now:
+        await session.execute(_DELETE, this_key)
         record = None
     if record is None:
         return Claim(scope=scope, key=key, fingerprint=fingerprint)
-    if record["fingerprint"] != fingerprint:
+    if record.fingerprint != fingerprint:
         raise errors.IdempotencyKeyReused(
-            f"This {HEADER} was first used with {record['method']} {record['path']} and a "
+            f"This {HEADER} was first used with {record.method} {record.path} and a "
             "different body; use a new key for a new request."
         )
-    headers = dict(record["response_headers"])
+    headers = dict(record.response_headers)
     headers[REPLAYED_HEADER] = "true"
-    return Response(record["response_body"], status_code=record["response_status"], headers=headers)
+    return Response(record.response_body, status_code=record.response_status, headers=headers)
 
 
 async def save(
@@ -166,26 +177,18 @@ async def save(
     request held back (`sql.defer`): one statement. The secrets in its `shown_once` fields
     are not recorded: a replay has them null."""
     headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
-    args = _SAVE.args(
-        {
-            "scope": claimed.scope,
-            "key": claimed.key,
-            "fingerprint": claimed.fingerprint,
-            "method": request.method,
-            "path": _path(request),
-            "response_status": response.status_code,
-            "response_headers": headers,
-            "response_body": secrecy.without(bytes(response.body), shown_once),
-            "expires_at": now + ttl,
-        },
-    )
-    query = _SAVE.sql
-    held = sql.take_deferred(session, len(args) + 1)
-    if held is not None:
-        query = f"WITH {held[0]} {query}"
-        args += held[1]
-    conn = await sql.connection(session)
-    await conn.execute(query, *args)
+    record = {
+        "scope": claimed.scope,
+        "key": claimed.key,
+        "fingerprint": claimed.fingerprint,
+        "method": request.method,
+        "path": _path(request),
+        "response_status": response.status_code,
+        "response_headers": headers,
+        "response_body": secrecy.without(bytes(response.body), shown_once),
+        "expires_at": now + ttl,
+    }
+    await sql.write_deferred(session, (_SAVE, record))
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> int:

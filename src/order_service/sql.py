@@ -1,150 +1,120 @@
-"""asyncpg statements inside the request's SQLAlchemy transaction, for the statements every
-write runs (API key, Idempotency-Key, order insert, outbox event, timeline entry) and the
-order list's reads.
+"""Core statements for rows a write inserts, run by `session.execute` in the session's
+transaction: an insert of one or many rows, several inserts as one statement, and the rows a
+request holds back to write with its last statement.
 
-SQLAlchemy running a prebuilt Core statement over asyncpg costs about 0.3 ms of CPU (cache
-key, parameter processing, the DBAPI cursor adapter, result wrapping, a greenlet switch each
-way); asyncpg running its own cached prepared statement costs a tenth of that. On order
-creation those statements were most of the API's CPU. They run on the session's own
-connection and transaction, so they commit or roll back with everything else the request
-did; the ORM is still used for everything that changes existing rows, and for reads other
-than the order list (which built 50 ORM objects and their pydantic models a page).
+Each shape (table, the columns the rows name, how many rows) is built once and kept, with
+its values as bind parameters, so SQLAlchemy compiles it once and afterwards only binds
+values. A multi-row insert is `INSERT … SELECT … UNION ALL SELECT …` rather than a
+multi-row VALUES, which SQLAlchemy cannot cache and would compile on every request.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import asyncpg
-import pydantic_core
-from sqlalchemy import JSON, Column, Select, Table
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.util import LRUCache
+from sqlalchemy import (
+    CTE,
+    Executable,
+    Table,
+    bindparam,
+    insert,
+    literal_column,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert as InsertStatement
 
-_CACHE = "order_service.sql.connection"
 _DEFERRED = "order_service.sql.deferred"
-_MISSING = object()
 
-
-async def connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under `session`'s transaction, which is begun if it was not."""
-    transaction = session.sync_session.get_transaction()
-    cached = session.info.get(_CACHE)
-    if cached is not None and transaction is not None and cached[0] is transaction:
-        return cached[1]
-    sa_connection = await session.connection()
-    fairy = await sa_connection.get_raw_connection()
-    adapted: Any = fairy.dbapi_connection
-    # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its own first statement; one
-    # of ours may come first. (Private to SQLAlchemy 2.1, hence the version pin;
-    # tests/test_sql.py fails if the transaction is not shared.)
-    if adapted._transaction is None and adapted.isolation_level != "autocommit":
-        await adapted._start_transaction()
-    raw = fairy.driver_connection
-    session.info[_CACHE] = (session.sync_session.get_transaction(), raw)
-    return raw
-
-
-@contextlib.asynccontextmanager
-async def autocommit(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled asyncpg connection outside any transaction: each statement commits by itself
-    (no BEGIN or COMMIT round trip), for work that is one statement. Back to the pool on
-    exit; with no transaction open, SQLAlchemy's reset-on-return sends nothing."""
-    async with engine.connect() as sa_connection:
-        fairy = await sa_connection.get_raw_connection()
-        yield fairy.driver_connection
-
-
-def _json(value: Any) -> str:
-    """JSON text for a jsonb parameter: by pydantic's serialiser, several times faster than
-    `json.dumps` on an event's order, and it takes values (datetimes) as the API shows them;
-    by `json.dumps` for what it refuses (a lone surrogate, which PostgreSQL then refuses in
-    turn, as it did before)."""
-    try:
-        return pydantic_core.to_json(value).decode()
-    except pydantic_core.PydanticSerializationError:
-        return json.dumps(pydantic_core.to_jsonable_python(value))
-
-
-def _encoder(column: Column[Any]) -> Any:
-    """How a value for `column` is sent: JSON columns as text (SQLAlchemy's asyncpg codec),
-    with None as JSON `null` unless the column says otherwise, as SQLAlchemy does."""
-    if isinstance(column.type, JSON):
-        none_as_null = column.type.none_as_null
-        return lambda v: None if v is None and none_as_null else _json(v)
-    return None
+Then = Callable[[CTE], CTE]
+"""A CTE built on another (an insert's fan-out reading what it inserted)."""
 
 
 class Insert:
-    """`INSERT INTO table (columns) VALUES ($1, …) [RETURNING …]`, built from the model's
-    table (`columns`, or all of them but `exclude`) so it cannot drift from the model. Each
-    row is a mapping by column key; a key the row lacks is sent as NULL."""
+    """Inserts into `table`, of rows given as mappings by column key. The columns are the
+    keys the rows name (every row of one statement names the same ones); a column they do
+    not name gets the model's default, its Python `default=` or the server's."""
 
-    def __init__(
-        self,
-        table: Table,
-        columns: Sequence[str] = (),
-        *,
-        exclude: Sequence[str] = (),
-        returning: str = "",
-    ) -> None:
-        cols = (
-            [table.c[name] for name in columns]
-            if columns
-            else [c for c in table.c if c.key not in exclude]
-        )
-        self.table = table.name
-        self.names = ", ".join(c.name for c in cols)
-        self.returning = returning
-        # Few shapes recur (rows and where their parameters start): built once each.
-        self._statements: LRUCache[tuple[int, int, bool], str] = LRUCache(256)
-        self.sql = self.statement(1)
-        self._keys = [c.key for c in cols]
-        self._encoded = [
-            (i, c.key, e) for i, c in enumerate(cols) if (e := _encoder(c)) is not None
+    def __init__(self, table: Table, *, returning: Sequence[str] = ()) -> None:
+        self.table = table
+        self.returning = tuple(returning)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - module-level instances, never freed
+    def statement(self, keys: tuple[str, ...], rows: int, prefix: str = "") -> InsertStatement:
+        """The insert of `rows` rows naming `keys`; row i's value for key k is the parameter
+        `{prefix}{i}_{k}`."""
+        columns = [self.table.c[key] for key in keys]
+        selects = [
+            select(*(bindparam(f"{prefix}{i}_{c.key}", type_=c.type) for c in columns))
+            for i in range(rows)
         ]
-
-    def statement(self, rows: int, first: int = 1, *, returning: bool = True) -> str:
-        """The statement for `rows` rows, numbering parameters from `first`."""
-        key = (rows, first, returning)
-        text = self._statements.get(key)
-        if text is None:
-            text = self._statements[key] = self._statement(rows, first, returning)
-        return text
-
-    def _statement(self, rows: int, first: int, returning: bool) -> str:
-        width = self.names.count(",") + 1
-        values = ", ".join(
-            "(" + ", ".join(f"${first + r * width + c}" for c in range(width)) + ")"
-            for r in range(rows)
-        )
-        # Names from the model's metadata, values as parameters: nothing from a request.
-        return f"INSERT INTO {self.table} ({self.names}) VALUES {values}" + (  # noqa: S608
-            f" RETURNING {self.returning}" if returning and self.returning else ""
-        )
-
-    def args(self, row: Mapping[str, Any]) -> list[Any]:
-        values = [row.get(key) for key in self._keys]
-        for index, key, encode in self._encoded:
-            value = row.get(key, _MISSING)
-            if value is not _MISSING:
-                values[index] = encode(value)
-        return values
+        # A subquery, which SQLAlchemy can extend with the defaults of columns not named.
+        source = selects[0] if rows == 1 else select(union_all(*selects).subquery("rows"))
+        statement = insert(self.table).from_select(columns, source)
+        if self.returning:
+            statement = statement.returning(*(self.table.c[name] for name in self.returning))
+        return statement
 
     async def execute(self, session: AsyncSession, row: Mapping[str, Any]) -> Any:
         """Insert one row; the first RETURNING value, if any."""
-        conn = await connection(session)
-        return await conn.fetchval(self.sql, *self.args(row))
+        result = await session.execute(self.statement(tuple(row), 1), _values([row], ""))
+        return result.scalar() if self.returning else None
 
-    async def fetchrow(self, session: AsyncSession, row: Mapping[str, Any]) -> Any:
-        """Insert one row; its RETURNING values."""
-        conn = await connection(session)
-        return await conn.fetchrow(self.sql, *self.args(row))
+
+def keys_of(rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    keys = tuple(rows[0])
+    if any(tuple(row) != keys for row in rows):
+        raise ValueError("every row of one insert must name the same columns, in one order")
+    return keys
+
+
+def _values(rows: Sequence[Mapping[str, Any]], prefix: str) -> dict[str, Any]:
+    """The parameters of `Insert.statement(…, prefix)` for `rows`."""
+    values: dict[str, Any] = {}
+    for i, row in enumerate(rows):
+        values.update({f"{prefix}{i}_{key}": value for key, value in row.items()})
+    return values
+
+
+Part = tuple[str, Insert, tuple[str, ...], int, Then | None]
+"""A CTE: its name, its insert, the columns and number of its rows, what follows it."""
+
+
+@functools.lru_cache(maxsize=512)
+def _composed(main: tuple[Insert, tuple[str, ...]] | None, parts: tuple[Part, ...]) -> Executable:
+    ctes: list[CTE] = []
+    for name, part, keys, rows, then in parts:
+        cte = part.statement(keys, rows, f"{name}_").cte(name)
+        ctes.append(cte)
+        if then is not None:
+            ctes.append(then(cte))
+    if main is None:
+        return select(literal_column("1")).add_cte(*ctes)
+    return main[0].statement(main[1], 1, "0_").add_cte(*ctes)
+
+
+async def _run(
+    session: AsyncSession,
+    main: tuple[Insert, Mapping[str, Any]] | None,
+    parts: Sequence[tuple[str, Insert, Sequence[Mapping[str, Any]], Then | None]],
+) -> Any:
+    """One statement: `main`'s row (if any) inserted with each part's rows as CTEs, which
+    may reference each other (foreign keys are checked at the statement's end); `main`'s
+    first RETURNING value."""
+    values: dict[str, Any] = {}
+    shape: list[Part] = []
+    for name, part, rows, then in parts:
+        if rows:
+            shape.append((name, part, keys_of(rows), len(rows), then))
+            values.update(_values(rows, f"{name}_"))
+    if main is not None:
+        values.update(_values([main[1]], "0_"))
+    statement = _composed((main[0], tuple(main[1])) if main is not None else None, tuple(shape))
+    result = await session.execute(statement, values)
+    return result.scalar() if main is not None and main[0].returning else None
 
 
 Rows = tuple[Insert, Sequence[Mapping[str, Any]]]
@@ -153,39 +123,38 @@ Rows = tuple[Insert, Sequence[Mapping[str, Any]]]
 async def insert_together(
     session: AsyncSession, first: tuple[Insert, Mapping[str, Any]], *rest: Rows
 ) -> Any:
-    """Insert one row with `first` and any number with each of `rest`, in one statement (one
-    round trip: on the write paths the round trips were most of the API's CPU); returns
-    `first`'s RETURNING value. Rows of one statement may reference each other: foreign keys
-    are checked at its end."""
-    insert, row = first
-    args = insert.args(row)
-    parts = []
-    for i, (other, rows) in enumerate(part for part in rest if part[1]):
-        parts.append(f"i{i} AS ({other.statement(len(rows), len(args) + 1, returning=False)})")
-        for other_row in rows:
-            args += other.args(other_row)
-    query = insert.statement(1)
-    if parts:
-        query = f"WITH {', '.join(parts)} {query}"
-    conn = await connection(session)
-    return await conn.fetchval(query, *args)
+    """Insert one row with `first` and any number with each of `rest`, in one statement
+    (one round trip); returns `first`'s first RETURNING value."""
+    return await _run(
+        session, first, [(f"i{i}", insert, rows, None) for i, (insert, rows) in enumerate(rest)]
+    )
+
+
+async def insert_with(
+    session: AsyncSession, insert: Insert, row: Mapping[str, Any], then: Then
+) -> None:
+    """Insert one row and what `then` builds on it, in one statement."""
+    await _run(session, None, [("i0", insert, [row], then)])
 
 
 def defer(session: AsyncSession) -> None:
     """Hold the rows `hold` is given in `session` from now on, to be written with the
-    statement that ends the request (`take_deferred`, or `write_deferred`): each change
-    writes an outbox event and a timeline entry, and a round trip each was a good part of
-    a write's cost. Only where nothing reads them back before then: the API's request
-    transaction."""
+    statement that ends the request (`write_deferred`): each change writes an outbox event
+    and a timeline entry, and a round trip each was a good part of a write's cost. Only
+    where nothing reads them back before then: the API's request transaction."""
     session.info[_DEFERRED] = {}
 
 
 def hold(
-    session: AsyncSession, name: str, insert: Insert, row: Mapping[str, Any], then: str = ""
+    session: AsyncSession,
+    name: str,
+    insert: Insert,
+    row: Mapping[str, Any],
+    then: Then | None = None,
 ) -> bool:
     """Hold `row` for `insert` if `session` defers (False if not: write it now). Rows of one
-    `name` become one multi-row INSERT, a CTE of that name, so they keep the order they
-    were held in; `then` is a CTE to follow it (one that reads it, say)."""
+    `name` become one insert, a CTE of that name, so they keep the order they were held in;
+    `then` builds a CTE to follow it (one that reads it, say)."""
     held = session.info.get(_DEFERRED)
     if held is None:
         return False
@@ -193,68 +162,11 @@ def hold(
     return True
 
 
-def take_deferred(session: AsyncSession, first: int) -> tuple[str, list[Any]] | None:
-    """The held rows as CTEs to put before another statement, parameters numbered from
-    `first`, and their values; None when none are held. Stops holding."""
-    held = session.info.pop(_DEFERRED, None)
-    if not held:
-        return None
-    ctes: list[str] = []
-    args: list[Any] = []
-    for name, (insert, rows, then) in held.items():
-        ctes.append(f"{name} AS ({insert.statement(len(rows), first + len(args))})")
-        if then:
-            ctes.append(then)
-        args += [value for row in rows for value in insert.args(row)]
-    return ", ".join(ctes), args
-
-
-async def write_deferred(session: AsyncSession) -> None:
-    """Write whatever rows are held, in one statement. Stops holding."""
-    held = take_deferred(session, 1)
-    if held is not None:
-        conn = await connection(session)
-        await conn.execute(f"WITH {held[0]} SELECT 1", *held[1])
-
-
-_DIALECT = PGDialect_asyncpg(dbapi=PGDialect_asyncpg.import_dbapi())  # type: ignore[no-untyped-call]
-_COMPILED: LRUCache[Any, SQLCompiler] = LRUCache(100)
-"""Compiled statements by cache key. The cache key, its values and the bind processors are
-SQLAlchemy's own machinery for its compiled cache (partly private: the version is pinned, and
-tests/test_sql.py runs `fetch`)."""
-
-
-async def fetch(target: AsyncSession | asyncpg.Connection, query: Select[Any]) -> list[Any]:
-    """Run a Core `query` on asyncpg (on `target`, or the connection under a session's
-    transaction) and return asyncpg's records, with asyncpg's values: PostgreSQL's own types
-    need none of SQLAlchemy's result processing, and JSON comes decoded by the codecs
-    SQLAlchemy installs on its connections.
-
-    The statement is compiled once per shape, as SQLAlchemy's own cache does: queries built
-    the same way with other values share a cache key, and only the values are read from each
-    (a compilation costs more than running the statement on asyncpg)."""
-    key = query._generate_cache_key()
-    compiled = _COMPILED.get(key.key) if key is not None else None
-    if compiled is None:
-        compiled = _compile(query, key)
-        if key is not None:
-            _COMPILED[key.key] = compiled
-    values = compiled.construct_params(
-        extracted_parameters=key.bindparams if key is not None else None, escape_names=False
-    )
-    processors = compiled._bind_processors
-    args = [
-        processors[name](values[name]) if name in processors else values[name]  # type: ignore[operator]
-        for name in compiled.positiontup or ()
-    ]
-    conn = target if isinstance(target, asyncpg.Connection) else await connection(target)
-    return await conn.fetch(compiled.string, *args)  # type: ignore[no-any-return]
-
-
-def _compile(query: Select[Any], key: Any) -> SQLCompiler:
-    compiled = query.compile(dialect=_DIALECT, cache_key=key)
-    assert isinstance(compiled, SQLCompiler)
-    # Values rendered into the SQL (IN lists, literal_execute) would be frozen into the cache.
-    if compiled.post_compile_params or compiled.literal_execute_params:
-        raise ValueError("sql.fetch takes bound values only: use = ANY(array) rather than IN")
-    return compiled
+async def write_deferred(
+    session: AsyncSession, last: tuple[Insert, Mapping[str, Any]] | None = None
+) -> None:
+    """Write the rows held (and `last`'s row, if given) in one statement. Stops holding."""
+    held = session.info.pop(_DEFERRED, None) or {}
+    if held or last is not None:
+        parts = [(name, insert, rows, then) for name, (insert, rows, then) in held.items()]
+        await _run(session, last, parts)

@@ -1,6 +1,7 @@
-"""Statements sent straight through asyncpg (`order_service.sql`) fail the way the ORM's do:
-a constraint violation is a 409 problem, a lost connection a 503 problem, and the request's
-changes roll back either way, so a retry with the same Idempotency-Key acts once."""
+"""Statements the repositories send (`session.execute` with Core statements, several
+inserts in one: `order_service.sql`) fail the way the ORM's do: a constraint violation is
+a 409 problem, a lost connection a 503 problem, and the request's changes roll back either
+way, so a retry with the same Idempotency-Key acts once."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import sql
+from order_service.db import autocommit
 from order_service.ids import new_id
 from order_service.orders import service as orders
 from tests.factories import create_order, order_body, problem
@@ -23,14 +26,14 @@ async def _orders(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
     return len(listed.json()["data"])
 
 
-async def test_a_constraint_violation_in_an_asyncpg_statement_is_a_409_problem(
+async def test_a_constraint_violation_in_a_combined_insert_is_a_409_problem(
     client: httpx.AsyncClient,
     storefront: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     app: Any,
 ) -> None:
     first = await create_order(client, storefront)
-    # The order insert (one asyncpg statement with the lines, payment and timeline entry)
+    # The order insert (one statement with the lines, payment and timeline entry)
     # meets the primary key of an order that exists: PostgreSQL refuses it.
     monkeypatch.setattr(
         orders, "new_id", lambda prefix: first["id"] if prefix == "ord" else new_id(prefix)
@@ -49,41 +52,44 @@ async def test_a_constraint_violation_in_an_asyncpg_statement_is_a_409_problem(
     assert await _orders(client, storefront) == 2
 
 
-Action = Callable[[asyncpg.Connection], Awaitable[None]]
+Action = Callable[[AsyncSession], Awaitable[None]]
 
 
 @pytest.fixture
 def next_connection(monkeypatch: pytest.MonkeyPatch) -> list[Action]:
-    """Actions run, once each, on the next connection `order_service.sql` hands a request,
-    before the request's own statement on it."""
+    """Actions run, once each, on the session of the next statement a request sends, before
+    that statement."""
     pending: list[Action] = []
-    take = sql.connection
+    execute = AsyncSession.execute
 
-    async def connection(session: Any) -> asyncpg.Connection:
-        conn = await take(session)
+    async def first_running(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
         while pending:
-            await pending.pop(0)(conn)
-        return conn
+            await pending.pop(0)(session)
+        return await execute(session, *args, **kwargs)
 
-    monkeypatch.setattr(sql, "connection", connection)
+    monkeypatch.setattr(AsyncSession, "execute", first_running)
     return pending
 
 
 def terminated(app: Any) -> Action:
-    """The connection's PostgreSQL backend is terminated (from another connection), as in a
+    """The session's PostgreSQL backend is terminated (from another connection), as in a
     crash or failover."""
 
-    async def terminate(conn: asyncpg.Connection) -> None:
+    async def terminate(session: AsyncSession) -> None:
+        raw = await (await session.connection()).get_raw_connection()
+        conn: asyncpg.Connection = raw.driver_connection
         closed = asyncio.Event()
         conn.add_termination_listener(lambda _: closed.set())
-        async with sql.autocommit(app.state.services.engine) as other:
-            await other.fetchval("SELECT pg_terminate_backend($1)", conn.get_server_pid())
+        async with autocommit(app.state.services.engine) as other:
+            await other.execute(
+                text("SELECT pg_terminate_backend(:pid)"), {"pid": conn.get_server_pid()}
+            )
         await asyncio.wait_for(closed.wait(), 10)
 
     return terminate
 
 
-async def test_a_lost_connection_under_an_asyncpg_statement_is_a_503_problem(
+async def test_a_lost_connection_under_a_statement_is_a_503_problem(
     client: httpx.AsyncClient,
     storefront: dict[str, str],
     app: Any,
@@ -117,13 +123,16 @@ async def test_a_database_that_cannot_take_work_now_is_a_503_problem(
     client: httpx.AsyncClient, storefront: dict[str, str], next_connection: list[Action]
 ) -> None:
     """PostgreSQL refusing a statement with an "unavailable" SQLSTATE on a connection that
-    stays open (as while it starts up or shuts down, or through a pooler): asyncpg's own
-    exception reaches the handler, with no SQLAlchemy error around it."""
+    stays open (as while it starts up or shuts down, or through a pooler): the SQLSTATE
+    under SQLAlchemy's error decides."""
 
-    async def refuse(conn: asyncpg.Connection) -> None:
-        await conn.execute(
-            "DO $$ BEGIN RAISE EXCEPTION 'the database system is starting up' "
-            "USING ERRCODE = 'cannot_connect_now'; END $$"
+    async def refuse(session: AsyncSession) -> None:
+        await AsyncSession.execute(
+            session,
+            text(
+                "DO $$ BEGIN RAISE EXCEPTION 'the database system is starting up' "
+                "USING ERRCODE = 'cannot_connect_now'; END $$"
+            ),
         )
 
     next_connection.append(refuse)

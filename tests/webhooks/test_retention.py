@@ -12,7 +12,6 @@ import httpx
 import pytest
 from sqlalchemy import delete, func, select
 
-from order_service import sql
 from order_service.context import Services
 from order_service.settings import Settings
 from order_service.webhooks import repository, retention
@@ -169,12 +168,11 @@ async def test_pruners_side_by_side_share_the_work(
 
     # one pruner holds a batch while another runs: the other skips it, waiting for nothing
     async with db() as session, session.begin():
-        conn = await sql.connection(session)
         held = await repository.hold_old_events(
-            conn, before=clock(), after=repository.EPOCH, limit=3
+            session, before=clock(), after=repository.EPOCH, limit=3
         )
         assert await asyncio.wait_for(retention.prune(services, batch=4), 10) == 7
-        assert (await repository.delete_finished(conn, held)).events == 3
+        assert (await repository.delete_finished(session, held)).events == 3
     for _ in range(20):
         await create_order(client, storefront)
     await deliver_everything_due(services)
@@ -234,9 +232,8 @@ async def test_a_redelivery_racing_retention_is_404_not_an_error(
     clock.advance(RETENTION + timedelta(minutes=1))
 
     async with db() as session, session.begin():
-        conn = await sql.connection(session)
         held = await repository.hold_old_events(
-            conn, before=clock(), after=repository.EPOCH, limit=10
+            session, before=clock(), after=repository.EPOCH, limit=10
         )
         assert held.events == [event_id]
         redelivery = asyncio.create_task(
@@ -244,7 +241,7 @@ async def test_a_redelivery_racing_retention_is_404_not_an_error(
         )
         await asyncio.sleep(0.5)
         assert not redelivery.done()  # waits for the pruner
-        assert (await repository.delete_finished(conn, held)).events == 1
+        assert (await repository.delete_finished(session, held)).events == 1
     problem(await redelivery, 404, "not_found")
 
 

@@ -7,11 +7,12 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import errors, sql
+from order_service import errors
 from order_service.auth.models import ApiKey
 from order_service.auth.schemas import Role
 from order_service.ids import new_id
@@ -41,11 +42,9 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-_LIVE_KEY_ROW = (
-    "(SELECT ROW(id, name, role, key_hash) FROM api_keys"
-    " WHERE key_hash = {} AND revoked_at IS NULL)"
-)
-_LIVE_KEY = "SELECT " + _LIVE_KEY_ROW.format("$1")
+_LIVE_KEY_COLUMNS = (ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.key_hash)
+_IS_LIVE_KEY = and_(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+_LIVE_KEY = select(*_LIVE_KEY_COLUMNS).where(_IS_LIVE_KEY)
 _PREFETCHED = "order_service.auth.prefetched"
 
 
@@ -55,16 +54,20 @@ def bearer_token(authorization: str) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def key_lookup(parameter: str) -> str:
-    """The live-key lookup as an expression of `parameter` (the key's hash), for a statement
-    the request sends before authenticating anyway (the Idempotency-Key lock): a round trip
-    costs more than the query. Hand its value to `prefetched`."""
-    return _LIVE_KEY_ROW.format(parameter)
+def with_key_lookup(query: Select[Any]) -> Select[Any]:
+    """`query` (one row) with the live key's id, name, role and hash added (None when
+    there is no such key), for the hash as the parameter `key_hash`: for a statement the
+    request sends before authenticating anyway (the Idempotency-Key lock), since a round
+    trip costs more than the query. Hand what it found to `prefetched`."""
+    found = query.subquery("query")
+    return select(found, *_LIVE_KEY_COLUMNS).select_from(found.outerjoin(ApiKey, _IS_LIVE_KEY))
 
 
-def prefetched(session: AsyncSession, key_hash: str, row: object) -> None:
-    """What `key_lookup` found for `key_hash`, for `authenticate` in the same session."""
-    session.info[_PREFETCHED] = (key_hash, row)
+def prefetched(session: AsyncSession, key_hash: str, row: Row[Any]) -> None:
+    """What `with_key_lookup` found for `key_hash` (its row), for `authenticate` in the
+    same session."""
+    key = tuple(row)[-len(_LIVE_KEY_COLUMNS) :]
+    session.info[_PREFETCHED] = (key_hash, key if key[0] is not None else None)
 
 
 async def authenticate(session: AsyncSession, key: str) -> Actor | None:
@@ -73,9 +76,7 @@ async def authenticate(session: AsyncSession, key: str) -> Actor | None:
     if found is not None and found[0] == digest:
         row = found[1]
     else:
-        # Every request runs this: straight asyncpg (see `order_service.sql`).
-        conn = await sql.connection(session)
-        row = await conn.fetchval(_LIVE_KEY, digest)
+        row = (await session.execute(_LIVE_KEY, {"key_hash": digest})).first()
     if row is None or not hmac.compare_digest(row[3], digest):
         return None
     return Actor(id=row[0], name=row[1], role=Role(row[2]))

@@ -12,7 +12,7 @@ from order_service import errors, metrics, sql
 from order_service.events.models import Event
 from order_service.ids import new_id
 from order_service.pagination import Page, PageRequest
-from order_service.webhooks.repository import FAN_OUT
+from order_service.webhooks.repository import fan_out
 
 TOPICS = (
     "order.created",
@@ -31,18 +31,12 @@ TOPICS = (
     "refund.failed",
 )
 
-_INSERT = sql.Insert(
-    cast(Table, Event.__table__),
-    ("id", "type", "order_id", "data", "created_at"),
-    returning="id, type, order_id, sequence, created_at",
-)
-
-
 # One INSERT for all of a request's events, so their sequence numbers follow the order they
-# were emitted in (separate data-modifying CTEs would run in no set order); `delivery` fans
-# them out to the webhook endpoints.
-_FAN_OUT = f"delivery AS ({FAN_OUT})"
-_WRITE = f"WITH event AS ({_INSERT.sql}), {_FAN_OUT} SELECT sequence FROM event"  # noqa: S608
+# were emitted in (separate data-modifying CTEs would run in no set order); `fan_out` sends
+# them to the webhook endpoints.
+_INSERT = sql.Insert(
+    cast(Table, Event.__table__), returning=("id", "type", "order_id", "sequence", "created_at")
+)
 
 
 async def emit(
@@ -62,9 +56,8 @@ async def emit(
     event_id = new_id("evt")
     row = {"id": event_id, "type": type_, "order_id": order_id, "data": data, "created_at": now}
     metrics.on_commit(session, metrics.EVENTS, type=type_)
-    if not sql.hold(session, "event", _INSERT, row, _FAN_OUT):
-        conn = await sql.connection(session)
-        await conn.execute(_WRITE, *_INSERT.args(row))
+    if not sql.hold(session, "event", _INSERT, row, fan_out):
+        await sql.insert_with(session, _INSERT, row, fan_out)
     return event_id
 
 

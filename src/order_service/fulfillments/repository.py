@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
-from order_service import sql
 from order_service.fulfillments import errors
 from order_service.fulfillments.models import (
     FollowUp,
@@ -27,7 +26,7 @@ _LOADED: Sequence[ExecutableOption] = (
 )
 
 
-_ANY = "SELECT 1 FROM fulfillments WHERE order_id = $1 LIMIT 1"
+_ANY = select(Fulfillment.id).where(Fulfillment.order_id == bindparam("order_id")).limit(1)
 
 
 async def get(session: AsyncSession, fulfillment_id: str) -> Fulfillment:
@@ -62,8 +61,7 @@ async def of_order(
     with its loader options cost a tenth of a refund's or a cancellation's API CPU, and
     most orders a customer cancels, or refunds before shipping, have none."""
     if probably_none:
-        conn = await sql.connection(session)
-        found = await conn.fetchval(_ANY, order_id)
+        found = await session.scalar(_ANY, {"order_id": order_id})
         if found is None:
             return []
     await session.flush()

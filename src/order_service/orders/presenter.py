@@ -17,7 +17,8 @@ from order_service.settings import Settings
 
 
 class Row(Protocol):
-    """A row by column name: an asyncpg record, or an ORM object through `_Attributes`."""
+    """A row by column name: a `RowMapping`, a dict, or an ORM object through
+    `_Attributes`."""
 
     def __getitem__(self, column: str, /) -> Any: ...
 

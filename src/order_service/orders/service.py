@@ -165,7 +165,6 @@ async def create_order(
     # in a py-spy profile.
     order: dict[str, Any] = {
         "id": order_id,
-        "number": None,
         "status": "open",
         "financial_status": "pending",
         "fulfillment_status": "unfulfilled",
@@ -276,7 +275,7 @@ async def create_order(
             "reordered_from_id": reordered_from.id if reordered_from else None,
         },
     )
-    # The order, its lines, its payment and its timeline entry are one asyncpg statement
+    # The order, its lines, its payment and its timeline entry are one statement
     # (`order_service.sql`) rather than the unit of work's four: on the busiest write path
     # the ORM flush, and then each round trip, cost more CPU than the rest of the request.
     order["number"] = await sql.insert_together(
@@ -291,13 +290,13 @@ async def create_order(
         session,
         "order.created",
         order_id=order_id,
-        data=_payload(created.fields, settings),  # serialised as the response is: `sql._json`
+        data=_payload(created.fields, settings),  # serialised as the response is
         now=now,
     )
     return created
 
 
-_INSERT_ORDER = sql.Insert(cast(Table, Order.__table__), exclude=["number"], returning="number")
+_INSERT_ORDER = sql.Insert(cast(Table, Order.__table__), returning=("number",))
 _INSERT_LINE_ITEMS = sql.Insert(cast(Table, LineItem.__table__))
 _INSERT_TRANSACTION = sql.Insert(cast(Table, PaymentTransaction.__table__))
 

@@ -14,13 +14,7 @@ from order_service.orders.models import TimelineEntry
 from order_service.orders.schemas import ActorOut, TimelineEntryOut
 from order_service.pagination import Page, PageRequest
 
-INSERT = sql.Insert(
-    cast(Table, TimelineEntry.__table__),
-    (
-        "order_id", "action", "message", "actor_type", "actor_id", "actor_name", "actor_role",
-        "data", "created_at",
-    ),
-)  # fmt: skip
+INSERT = sql.Insert(cast(Table, TimelineEntry.__table__))
 
 
 async def record(

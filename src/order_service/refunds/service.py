@@ -282,10 +282,8 @@ async def record_refund(
     return refund
 
 
-_INSERT = sql.Insert(
-    cast(Table, Refund.__table__), exclude=("reference", "failure_reason", "settled_at")
-)
-_INSERT_LINE = sql.Insert(cast(Table, RefundLineItem.__table__), exclude=("id",))
+_INSERT = sql.Insert(cast(Table, Refund.__table__))
+_INSERT_LINE = sql.Insert(cast(Table, RefundLineItem.__table__))
 
 
 async def _insert(session: AsyncSession, row: dict[str, Any], lines: list[dict[str, Any]]) -> None:

@@ -32,8 +32,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from order_service import sql
 from order_service.context import Services
+from order_service.db import autocommit
 from order_service.ids import new_id
 from order_service.webhooks import metrics, repository, service
 from order_service.webhooks.models import WebhookAttempt
@@ -177,7 +177,7 @@ class Dispatcher:
     # one step each, also used directly by tests and the benchmark ------------------------
 
     async def claim(self, limit: int) -> list[Claim]:
-        async with sql.autocommit(self.services.engine) as conn:
+        async with autocommit(self.services.engine) as conn:
             return await repository.claim(
                 conn,
                 now=self.services.clock(),
@@ -245,7 +245,7 @@ class Dispatcher:
             next_retry_at=next_retry,
         )
         if outcome.ok:  # the common case: one statement, committing by itself
-            async with sql.autocommit(self.services.engine) as conn:
+            async with autocommit(self.services.engine) as conn:
                 recorded = await repository.record_attempt(
                     conn, claim, values, attempt, reset_failing=True
                 )
@@ -253,9 +253,8 @@ class Dispatcher:
                 return self._lost(claim)
         else:
             async with self.services.sessionmaker() as session, session.begin():
-                conn = await sql.connection(session)
                 if not await repository.record_attempt(
-                    conn, claim, values, attempt, reset_failing=False
+                    session, claim, values, attempt, reset_failing=False
                 ):
                     return self._lost(claim)
                 reason = await repository.endpoint_failed(

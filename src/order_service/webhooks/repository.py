@@ -5,12 +5,25 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-import asyncpg
-from sqlalchemy import func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    CTE,
+    String,
+    Table,
+    TextClause,
+    bindparam,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from order_service.pagination import Page, PageRequest
@@ -50,17 +63,45 @@ def _subscribes(type_: str) -> Any:
 NOTIFY_CHANNEL = "order_service_webhooks"
 """Dispatchers LISTEN here; a transaction that writes deliveries notifies it on commit."""
 
-FAN_OUT = f"""INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, order_id,
-           sequence, status, attempt_count, next_attempt_at, created_at, updated_at)
-    SELECT new_id('whd'), e.id, event.id, event.type, event.order_id, event.sequence,
-           '{PENDING}', 0, event.created_at, event.created_at, event.created_at
-      FROM webhook_endpoints e, event
-     WHERE e.enabled AND (e.events @> jsonb_build_array(event.type) OR e.events @> '["*"]')
- RETURNING pg_notify('{NOTIFY_CHANNEL}', '')"""  # noqa: S608 - constants only
-"""The fan-out of a new event, as a data-modifying CTE reading a CTE `event` (the inserted
-event's id, type, order_id, sequence, created_at): one `pending` delivery for each enabled
-endpoint that wants it, and a notification for the dispatchers that PostgreSQL sends only
-when the transaction commits (repeats within it are sent once)."""
+
+def fan_out(event: CTE) -> CTE:
+    """The fan-out of new events, as a data-modifying CTE reading a CTE `event` (the
+    inserted events' id, type, order_id, sequence, created_at): one `pending` delivery for
+    each enabled endpoint that wants each, and a notification for the dispatchers that
+    PostgreSQL sends only when the transaction commits (repeats within it are sent once)."""
+    endpoints = cast(Table, WebhookEndpoint.__table__)
+    deliveries = cast(Table, WebhookDelivery.__table__)
+    wanted = or_(
+        endpoints.c.events.op("@>")(func.jsonb_build_array(event.c.type)),
+        endpoints.c.events.op("@>")(literal(["*"], JSONB)),
+    )
+    source = (
+        select(
+            func.new_id("whd"),
+            endpoints.c.id,
+            event.c.id,
+            event.c.type,
+            event.c.order_id,
+            event.c.sequence,
+            literal_column(f"'{PENDING}'"),
+            literal_column("0"),
+            event.c.created_at,
+            event.c.created_at,
+            event.c.created_at,
+        )
+        .select_from(endpoints.join(event, wanted))
+        .where(endpoints.c.enabled)
+    )
+    columns = (
+        "id", "endpoint_id", "event_id", "event_type", "order_id", "sequence", "status",
+        "attempt_count", "next_attempt_at", "created_at", "updated_at",
+    )  # fmt: skip
+    return (
+        insert(deliveries)
+        .from_select([deliveries.c[name] for name in columns], source, include_defaults=False)
+        .returning(func.pg_notify(NOTIFY_CHANNEL, ""))
+        .cte("delivery")
+    )
 
 
 async def list_deliveries(
@@ -128,21 +169,21 @@ class Claim:
     event_data: dict[str, Any]
 
 
-_CLAIM = f"""WITH due AS (
+_CLAIM = text(f"""WITH due AS (
     SELECT d.id
       FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-     WHERE d.status = '{PENDING}' AND d.next_attempt_at <= $1
-       AND (d.locked_until IS NULL OR d.locked_until < $1)
+     WHERE d.status = '{PENDING}' AND d.next_attempt_at <= :now
+       AND (d.locked_until IS NULL OR d.locked_until < :now)
        AND e.enabled
        AND NOT EXISTS (
            SELECT 1 FROM webhook_deliveries earlier
             WHERE earlier.status = '{PENDING}' AND earlier.endpoint_id = d.endpoint_id
               AND earlier.order_id = d.order_id AND earlier.sequence < d.sequence)
      ORDER BY d.next_attempt_at, d.sequence
-     LIMIT $2
+     LIMIT :limit
        FOR UPDATE OF d SKIP LOCKED),
 claimed AS (
-    UPDATE webhook_deliveries d SET locked_until = $3, claim_token = $4
+    UPDATE webhook_deliveries d SET locked_until = :locked_until, claim_token = :token
       FROM due WHERE d.id = due.id
     RETURNING d.id, d.attempt_count, d.endpoint_id, d.event_id, d.sequence)
 SELECT c.id, c.attempt_count, e.id, e.url, e.secret_ciphertext, e.previous_secret_ciphertext,
@@ -150,11 +191,11 @@ SELECT c.id, c.attempt_count, e.id, e.url, e.secret_ciphertext, e.previous_secre
   FROM claimed c
   JOIN webhook_endpoints e ON e.id = c.endpoint_id
   JOIN events ev ON ev.id = c.event_id
- ORDER BY c.sequence"""  # noqa: S608 - constants only; values are parameters
+ ORDER BY c.sequence""")  # noqa: S608 - constants only; values are parameters
 
 
 async def claim(
-    conn: asyncpg.Connection, *, now: datetime, token: str, limit: int, lease: timedelta
+    conn: AsyncConnection, *, now: datetime, token: str, limit: int, lease: timedelta
 ) -> list[Claim]:
     """Take up to `limit` due deliveries of enabled endpoints, skipping rows other workers
     hold, and deliveries with an earlier undelivered event of the same order for the same
@@ -164,7 +205,8 @@ async def claim(
     anything is sent: the dispatcher runs it for every batch, and as three ORM statements in
     a transaction it cost five round trips."""
     claims = []
-    for row in await conn.fetch(_CLAIM, now, limit, now + lease, token):
+    params = {"now": now, "limit": limit, "locked_until": now + lease, "token": token}
+    for row in await conn.execute(_CLAIM, params):
         claims.append(
             Claim(
                 delivery_id=row[0],
@@ -185,7 +227,7 @@ async def claim(
 
 
 async def record_attempt(
-    conn: asyncpg.Connection,
+    conn: AsyncConnection | AsyncSession,
     claim: Claim,
     values: dict[str, Any],
     attempt: WebhookAttempt,
@@ -196,32 +238,29 @@ async def record_attempt(
     took the delivery): then the other worker's result is the one that counts. With
     `reset_failing` (a success) the endpoint stops counting as failing.
 
-    One statement, on asyncpg: every delivery runs it, and the same through the ORM (an
-    update, a flushed insert and another update) was a third of a worker's CPU. On a
-    connection outside a transaction it commits by itself; inside one, with the rest."""
+    One statement: every delivery runs it, and the same through the ORM (an update, a
+    flushed insert and another update) was a third of a worker's CPU. On a connection
+    outside a transaction it commits by itself; inside one, with the rest."""
     columns = tuple(sorted(values))
-    recorded = await conn.fetchval(
-        _record_sql(columns, reset_failing),
-        claim.delivery_id,
-        claim.token,
-        *(values[c] for c in columns),
-        attempt.id,
-        attempt.attempted_at,
-        attempt.status_code,
-        attempt.duration_ms,
-        attempt.error,
-        attempt.next_retry_at,
-    )
-    return recorded is not None
+    params = {f"set_{c}": values[c] for c in columns} | {
+        "delivery_id": claim.delivery_id,
+        "token": claim.token,
+        "attempt_id": attempt.id,
+        "attempted_at": attempt.attempted_at,
+        "status_code": attempt.status_code,
+        "duration_ms": attempt.duration_ms,
+        "error": attempt.error,
+        "next_retry_at": attempt.next_retry_at,
+    }
+    result = await conn.execute(_record_sql(columns, reset_failing), params)
+    return result.first() is not None
 
 
 @functools.cache
-def _record_sql(columns: tuple[str, ...], reset_failing: bool) -> str:
+def _record_sql(columns: tuple[str, ...], reset_failing: bool) -> TextClause:
     """The statement for one shape of result (the columns a success, a failure or a retry
-    sets, all named by the dispatcher): $1 delivery id, $2 claim token, then the columns'
-    values, then the attempt's."""
-    sets = ", ".join(f"{column} = ${i}" for i, column in enumerate(columns, start=3))
-    a = len(columns) + 3
+    sets, all named by the dispatcher, each as the parameter `set_<column>`)."""
+    sets = ", ".join(f"{column} = :set_{column}" for column in columns)
     reset = (
         """,
     endpoint AS (
@@ -230,14 +269,15 @@ def _record_sql(columns: tuple[str, ...], reset_failing: bool) -> str:
         if reset_failing
         else ""
     )
-    return f"""WITH delivery AS (
+    return text(f"""WITH delivery AS (
         UPDATE webhook_deliveries SET locked_until = NULL, claim_token = NULL, {sets}
-         WHERE id = $1 AND claim_token = $2
+         WHERE id = :delivery_id AND claim_token = :token
      RETURNING id, endpoint_id){reset}
     INSERT INTO webhook_attempts
            (id, delivery_id, attempted_at, status_code, duration_ms, error, next_retry_at)
-    SELECT ${a}, id, ${a + 1}, ${a + 2}, ${a + 3}, ${a + 4}, ${a + 5} FROM delivery
-    RETURNING 1"""  # noqa: S608 - column names from the dispatcher, values as parameters
+    SELECT :attempt_id, id, :attempted_at, :status_code, :duration_ms, :error, :next_retry_at
+      FROM delivery
+    RETURNING 1""")  # noqa: S608 - column names from the dispatcher, values as parameters
 
 
 async def release(session: AsyncSession, claims: list[Claim]) -> None:
@@ -314,27 +354,30 @@ async def backlog(session: AsyncSession) -> Backlog:
 EPOCH = (datetime.min.replace(tzinfo=UTC), "")
 """Before every event: where a pruner's walk through the events starts."""
 
-_LOCK_OLD_EVENTS = """SELECT id, created_at FROM events
- WHERE created_at < $1 AND (created_at, id) > ($2, $3)
+_LOCK_OLD_EVENTS = text("""SELECT id, created_at FROM events
+ WHERE created_at < :before AND (created_at, id) > (:after_created_at, :after_id)
  ORDER BY created_at, id
- LIMIT $4
-   FOR UPDATE SKIP LOCKED"""
+ LIMIT :limit
+   FOR UPDATE SKIP LOCKED""")
 
-_LOCK_SUCCEEDED = f"""SELECT id, event_id FROM webhook_deliveries
- WHERE event_id = ANY($1::text[]) AND status = '{SUCCEEDED}'
-   FOR UPDATE SKIP LOCKED"""  # noqa: S608 - constants only
+_IDS = ARRAY(String)
+_LOCK_SUCCEEDED = text(f"""SELECT id, event_id FROM webhook_deliveries
+ WHERE event_id = ANY(:events) AND status = '{SUCCEEDED}'
+   FOR UPDATE SKIP LOCKED""").bindparams(bindparam("events", type_=_IDS))  # noqa: S608
 
-_COUNT_DELIVERIES = """SELECT event_id, count(*) FROM webhook_deliveries
- WHERE event_id = ANY($1::text[]) GROUP BY event_id"""
+_COUNT_DELIVERIES = text("""SELECT event_id, count(*) FROM webhook_deliveries
+ WHERE event_id = ANY(:events) GROUP BY event_id""").bindparams(bindparam("events", type_=_IDS))
 
-_DELETE = """WITH attempts AS (
-    DELETE FROM webhook_attempts WHERE delivery_id = ANY($2::text[]) RETURNING 1),
+_DELETE = text("""WITH attempts AS (
+    DELETE FROM webhook_attempts WHERE delivery_id = ANY(:deliveries) RETURNING 1),
 deliveries AS (
-    DELETE FROM webhook_deliveries WHERE id = ANY($2::text[]) RETURNING 1),
+    DELETE FROM webhook_deliveries WHERE id = ANY(:deliveries) RETURNING 1),
 events AS (
-    DELETE FROM events WHERE id = ANY($1::text[]) RETURNING 1)
+    DELETE FROM events WHERE id = ANY(:events) RETURNING 1)
 SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries),
-       (SELECT count(*) FROM attempts)"""
+       (SELECT count(*) FROM attempts)""").bindparams(
+    bindparam("events", type_=_IDS), bindparam("deliveries", type_=_IDS)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,33 +398,37 @@ class Pruned:
 
 
 async def hold_old_events(
-    conn: asyncpg.Connection, *, before: datetime, after: tuple[datetime, str], limit: int
+    session: AsyncSession, *, before: datetime, after: tuple[datetime, str], limit: int
 ) -> Held:
     """Lock up to `limit` events created before `before`, oldest first from `after`, and
     their succeeded deliveries. Rows another transaction holds (another pruner's batch, a
     redelivery, an endpoint being deleted) are skipped, never waited for: pruners cannot
     deadlock with each other or with the API, and never take the same event."""
-    rows = await conn.fetch(_LOCK_OLD_EVENTS, before, *after, limit)
+    params = {"before": before, "after_created_at": after[0], "after_id": after[1], "limit": limit}
+    rows = (await session.execute(_LOCK_OLD_EVENTS, params)).all()
     events = [row[0] for row in rows]
     succeeded: dict[str, list[str]] = {}
     if events:
-        for delivery_id, event_id in await conn.fetch(_LOCK_SUCCEEDED, events):
+        for delivery_id, event_id in await session.execute(_LOCK_SUCCEEDED, {"events": events}):
             succeeded.setdefault(event_id, []).append(delivery_id)
     last = (rows[-1][1], rows[-1][0]) if rows else None
     return Held(events, last, succeeded)
 
 
-async def delete_finished(conn: asyncpg.Connection, held: Held) -> Pruned:
+async def delete_finished(session: AsyncSession, held: Held) -> Pruned:
     """Delete the held events whose every delivery succeeded (or that have none), with their
     deliveries and attempts. Runs after `hold_old_events` in the same transaction: its own
     snapshot, taken once the events were locked, sees every delivery a redelivery committed
     before, and no redelivery can start on a locked event."""
     if not held.events:
         return Pruned()
-    counts = dict(await conn.fetch(_COUNT_DELIVERIES, held.events))
+    counts: dict[str, int] = dict(
+        (await session.execute(_COUNT_DELIVERIES, {"events": held.events})).all()
+    )
     finished = [e for e in held.events if counts.get(e, 0) == len(held.succeeded.get(e, ()))]
     if not finished:
         return Pruned()
     deliveries = [d for e in finished for d in held.succeeded.get(e, ())]
-    events, deleted, attempts = await conn.fetchrow(_DELETE, finished, deliveries)
+    found = await session.execute(_DELETE, {"events": finished, "deliveries": deliveries})
+    events, deleted, attempts = found.one()
     return Pruned(events, deleted, attempts)

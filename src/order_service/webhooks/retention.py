@@ -10,7 +10,7 @@ and none waits for a lock the API or another worker holds.
 
 from __future__ import annotations
 
-from order_service import metrics, sql
+from order_service import metrics
 from order_service.context import Services
 from order_service.webhooks import repository
 from order_service.webhooks.metrics import PRUNED
@@ -28,9 +28,10 @@ async def prune(services: Services, *, batch: int = BATCH) -> int:
     pruned = 0
     for _ in range(BATCHES_PER_RUN):
         async with services.sessionmaker() as session, session.begin():
-            conn = await sql.connection(session)
-            held = await repository.hold_old_events(conn, before=before, after=after, limit=batch)
-            done = await repository.delete_finished(conn, held)
+            held = await repository.hold_old_events(
+                session, before=before, after=after, limit=batch
+            )
+            done = await repository.delete_finished(session, held)
             metrics.on_commit(session, PRUNED, done.events, table="events")
             metrics.on_commit(session, PRUNED, done.deliveries, table="webhook_deliveries")
             metrics.on_commit(session, PRUNED, done.attempts, table="webhook_attempts")

@@ -1,7 +1,7 @@
 """Webhook endpoints and deliveries: what the API and the event outbox ask of this package.
 
 Fan-out happens in the statement `events.service.emit` writes an event with
-(`repository.FAN_OUT`), in the transaction that records the event: one `pending` delivery
+(`repository.fan_out`), in the transaction that records the event: one `pending` delivery
 row per subscribed endpoint, and a `pg_notify` that PostgreSQL sends only if that
 transaction commits. Fanning out in the writing
 transaction, rather than having workers scan the events table by sequence number, means
