@@ -33,8 +33,9 @@ import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from order_service import logs, serving
-from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from order_service.http import serving
+from order_service.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from order_service.kit import logs
 
 SCRIPT = Path(__file__).with_name("create_order.pgbench.sql")
 _VARIABLE = re.compile(r"(?<!:):([a-z_]+)\b")

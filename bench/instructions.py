@@ -181,7 +181,7 @@ def main() -> None:
     if args.child:  # the counted process: logging as `serve` sets it up, to /dev/null
         import uvloop
 
-        from order_service import logs
+        from order_service.kit import logs
 
         logs.configure("INFO")
         logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # noqa: SIM115
@@ -193,7 +193,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     from run import start_database
 
-    from order_service import migrations
+    from order_service.kit import migrations
 
     url = start_database((ROOT / args.data_dir).resolve())
     migrations.upgrade(url)

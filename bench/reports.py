@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from order_service import embedded, migrations
-from order_service.db import create_engine, create_sessionmaker
+from order_service.kit import embedded, migrations
+from order_service.kit.db import create_engine, create_sessionmaker
 from order_service.reports import service
 from order_service.reports.schemas import Period
 

@@ -58,10 +58,10 @@ import psutil
 from loadclient import Response
 from sqlalchemy.engine import make_url
 
-from order_service import embedded, migrations
 from order_service.auth import service as keys
 from order_service.auth.schemas import Role
-from order_service.db import create_engine, create_sessionmaker
+from order_service.kit import embedded, migrations
+from order_service.kit.db import create_engine, create_sessionmaker
 from webhooks import Receiver, percentile
 
 ROOT = Path(__file__).resolve().parent.parent

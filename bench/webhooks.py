@@ -19,11 +19,11 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from order_service import embedded, migrations
-from order_service.context import Services
-from order_service.db import create_engine, create_sessionmaker
 from order_service.events import service as events
-from order_service.secrecy import vault
+from order_service.http.context import Services
+from order_service.kit import embedded, migrations
+from order_service.kit.db import create_engine, create_sessionmaker
+from order_service.kit.secrecy import vault
 from order_service.settings import Environment, Settings
 from order_service.webhooks.dispatcher import Dispatcher
 from order_service.webhooks.models import WebhookEndpoint

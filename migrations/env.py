@@ -10,7 +10,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from order_service.db import async_url
+from order_service.kit.db import async_url
 from order_service.models import metadata
 
 config = context.config

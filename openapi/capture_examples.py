@@ -20,10 +20,10 @@ from typing import Any
 
 import httpx
 
-from order_service import embedded, migrations
 from order_service.app import create_app
 from order_service.auth import service as keys
 from order_service.auth.schemas import Role
+from order_service.kit import embedded, migrations
 from order_service.settings import Environment, Settings
 
 OUT = Path(__file__).parents[1] / "src" / "order_service" / "openapi_examples.json"

@@ -20,10 +20,10 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from order_service import embedded, migrations
 from order_service.app import create_app
 from order_service.auth import service as keys
 from order_service.auth.schemas import Role
+from order_service.kit import embedded, migrations
 from order_service.models import metadata
 from order_service.settings import Environment, Settings
 

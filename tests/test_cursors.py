@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from order_service.app import create_app
-from order_service.pagination import Cursors
+from order_service.kit.pagination import Cursors
 from order_service.settings import DEVELOPMENT_CURSOR_SECRET, Settings
 from tests.factories import create_order, problem
 from tests.helpers import fulfil

@@ -12,9 +12,9 @@ import pytest
 from order_service.cancellations import service as cancellations
 from order_service.cancellations.policy import CancellationRefusal
 from order_service.cli import openapi_spec
-from order_service.errors import DomainError
+from order_service.http.problems import PROBLEM_MEDIA_TYPE, render
+from order_service.kit.errors import DomainError
 from order_service.orders.models import Order
-from order_service.problems import PROBLEM_MEDIA_TYPE, render
 from order_service.refunds import policy as refund_policy
 from order_service.refunds import service as refunds
 from order_service.refunds.policy import RefundRefusal

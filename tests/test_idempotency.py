@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.requests import Request
 
-from order_service import idempotency
+from order_service.http import idempotency
 from order_service.orders.models import Order
 from tests.factories import order_body, problem
 

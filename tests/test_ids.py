@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from order_service import ids
+from order_service.kit import ids
 
 
 def _by_division(value: int) -> str:

@@ -4,7 +4,7 @@ import sys
 from datetime import UTC, datetime
 from enum import Enum
 
-from order_service.logs import JsonFormatter
+from order_service.kit.logs import JsonFormatter
 
 
 class Colour(Enum):

@@ -14,10 +14,10 @@ from sqlalchemy import CheckConstraint, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from order_service import migrations, secrecy
 from order_service.app import create_app
 from order_service.auth import service as keys
 from order_service.auth.schemas import Role
+from order_service.kit import migrations, secrecy
 from order_service.models import metadata
 from order_service.settings import Environment, Settings, get_settings
 from order_service.webhooks import signing

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from order_service import money
+from order_service.kit import money
 
 
 @pytest.mark.parametrize(

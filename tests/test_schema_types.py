@@ -6,7 +6,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from order_service.schema_types import Email, _plain
+from order_service.kit.schema_types import Email, _plain
 
 _EMAIL = TypeAdapter(Email)
 

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from order_service import embedded, secrecy
 from order_service.app import create_app
-from order_service.logs import JsonFormatter
+from order_service.kit import embedded, secrecy
+from order_service.kit.logs import JsonFormatter
 from order_service.settings import Environment, Settings
 from order_service.webhooks import signing
 from tests.factories import create_order, problem

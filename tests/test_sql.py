@@ -1,4 +1,4 @@
-"""Inserts built by `order_service.sql` run in the session's transaction through
+"""Inserts built by `order_service.kit.sql` run in the session's transaction through
 `session.execute`, give absent columns the model's defaults, and compile once per shape."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any, cast
 import httpx
 from sqlalchemy import Table, func, select, text
 
-from order_service import db as database
-from order_service import sql
 from order_service.auth.models import ApiKey
 from order_service.events.models import Event
-from order_service.ids import new_id
+from order_service.kit import db as database
+from order_service.kit import sql
+from order_service.kit.ids import new_id
 from order_service.orders.models import TimelineEntry
 from tests.factories import create_order
 

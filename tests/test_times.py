@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from order_service import times
+from order_service.kit import times
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from order_service import times
+from order_service.kit import times
 from order_service.models import metadata
 from tests.conftest import Clock
 from tests.factories import create_order, order_body, problem

@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import func, select
 
 from order_service import worker
-from order_service.idempotency import IdempotencyRecord
+from order_service.http.idempotency import IdempotencyRecord
 from tests.conftest import Clock
 from tests.factories import order_body
 

@@ -4,7 +4,7 @@ Revision ID: 5e1d0c4a7b21
 Revises: 99333dc4241d
 Create Date: 2026-11-22 08:10:00+00:00
 
-The same format as `order_service.ids.new_id`: the prefix, `_`, then 26 Crockford base32
+The same format as `order_service.kit.ids.new_id`: the prefix, `_`, then 26 Crockford base32
 characters of 48 bits of Unix milliseconds and 80 random bits (from gen_random_uuid, with its
 fixed version and variant bits left out). Writing an event inserts its webhook deliveries in
 the same statement, so their ids are made in the database.

@@ -5,7 +5,7 @@ Revises: 5e1d0c4a7b21
 Create Date: 2026-12-07 21:00:00+00:00
 
 Webhook signing secrets were kept in plain text; they are encrypted with the key from
-ORDER_SERVICE_ENCRYPTION_KEY (`order_service.secrecy.Vault`; the public development key when
+ORDER_SERVICE_ENCRYPTION_KEY (`order_service.kit.secrecy.Vault`; the public development key when
 it is unset outside production), so this migration needs the same setting as the service.
 
 The records of replayable responses (`idempotency_keys`) of the requests that create an API
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from order_service import secrecy
+from order_service.kit import secrecy
 from order_service.settings import get_settings
 
 revision: str = 'b7e1c2d3a402'

@@ -14,18 +14,20 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from order_service import __version__, health, logs, problems, serving, worker
+from order_service import __version__, worker
 from order_service.auth.endpoints import router as api_keys_router
 from order_service.cancellations.endpoints import router as cancellations_router
-from order_service.context import Clock, Services, utcnow
-from order_service.db import create_engine, create_sessionmaker
 from order_service.events.endpoints import router as events_router
 from order_service.fulfillments.endpoints import order_router as order_fulfillments_router
 from order_service.fulfillments.endpoints import router as fulfillments_router
-from order_service.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from order_service.migrations import head, known_revisions
+from order_service.http import health, problems, serving
+from order_service.http.context import Clock, Services, utcnow
+from order_service.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from order_service.kit import logs
+from order_service.kit.db import create_engine, create_sessionmaker
+from order_service.kit.migrations import head, known_revisions
 from order_service.orders.endpoints import router as orders_router
-from order_service.policies import router as policies_router
+from order_service.policies.endpoints import router as policies_router
 from order_service.refunds.endpoints import router as refunds_router
 from order_service.reports.endpoints import router as reports_router
 from order_service.settings import Settings, get_settings

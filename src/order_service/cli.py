@@ -12,10 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from order_service import embedded, logs, migrations
 from order_service.auth import service as keys
 from order_service.auth.schemas import Role
-from order_service.db import create_engine, create_sessionmaker
+from order_service.kit import embedded, logs, migrations
+from order_service.kit.db import create_engine, create_sessionmaker
 from order_service.settings import Settings, get_settings
 
 DEV_KEY_FILE = "admin-api-key"
@@ -73,7 +73,7 @@ def _metrics_dir() -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from order_service import serving
+    from order_service.http import serving
 
     settings = get_settings()
     logs.configure(settings.log_level)

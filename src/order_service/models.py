@@ -1,10 +1,10 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from order_service.auth.models import ApiKey
-from order_service.db import Base
 from order_service.events.models import Event
 from order_service.fulfillments.models import FollowUp, Fulfillment, FulfillmentLine, TrackingEvent
-from order_service.idempotency import IdempotencyRecord
+from order_service.http.idempotency import IdempotencyRecord
+from order_service.kit.db import Base
 from order_service.orders.models import LineItem, Order, PaymentTransaction, TimelineEntry
 from order_service.refunds.models import Refund, RefundLineItem
 from order_service.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint

@@ -15,10 +15,10 @@ import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from order_service import idempotency, serving
-from order_service.context import Services
-from order_service.db import create_engine, create_sessionmaker
 from order_service.fulfillments import followups
+from order_service.http import idempotency, serving
+from order_service.http.context import Services
+from order_service.kit.db import create_engine, create_sessionmaker
 from order_service.settings import Settings
 from order_service.webhooks import retention
 from order_service.webhooks.dispatcher import dispatch_webhooks

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from order_service import migrations
+from order_service.kit import migrations
 from tests.faults.postgres import Postgres, free_port
 
 ADMIN_KEY = "osk_fault_injection_admin_key_0123456789"

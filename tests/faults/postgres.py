@@ -13,7 +13,7 @@ import subprocess
 import warnings
 from pathlib import Path
 
-from order_service import embedded
+from order_service.kit import embedded
 
 SYSTEM_USER = "embedded_postgres"
 

@@ -1,5 +1,5 @@
 """Statements the repositories send (`session.execute` with Core statements, several
-inserts in one: `order_service.sql`) fail the way the ORM's do: a constraint violation is
+inserts in one: `order_service.kit.sql`) fail the way the ORM's do: a constraint violation is
 a 409 problem, a lost connection a 503 problem, and the request's changes roll back either
 way, so a retry with the same Idempotency-Key acts once."""
 
@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service.db import autocommit
-from order_service.ids import new_id
+from order_service.kit.db import autocommit
+from order_service.kit.ids import new_id
 from order_service.orders import service as orders
 from tests.factories import create_order, order_body, problem
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from order_service.context import Services
+from order_service.http.context import Services
 from order_service.settings import Environment, Settings
 from order_service.webhooks.dispatcher import Dispatcher
 from tests.webhooks.receiver import Receiver

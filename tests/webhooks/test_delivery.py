@@ -351,7 +351,7 @@ async def test_private_targets_are_checked_again_at_delivery(
 ) -> None:
     """The endpoint was accepted (private targets allowed then); a dispatcher running with
     the rule in force refuses to send to it, as it would after a DNS change."""
-    from order_service.context import Services
+    from order_service.http.context import Services
     from tests.webhooks.conftest import fast_settings
 
     endpoint = await create_endpoint(client, admin, receiver.url)

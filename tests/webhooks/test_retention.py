@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import delete, func, select
 
-from order_service.context import Services
+from order_service.http.context import Services
 from order_service.settings import Settings
 from order_service.webhooks import repository, retention
 from order_service.webhooks.dispatcher import Dispatcher

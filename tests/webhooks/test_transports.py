@@ -15,8 +15,8 @@ import nats
 import pytest
 from standardwebhooks import Webhook
 
-from order_service import secrecy
 from order_service.app import create_app
+from order_service.kit import secrecy
 from order_service.settings import Environment
 from order_service.webhooks.transports import Message, NatsTransport, Transports
 from tests.factories import create_order, problem

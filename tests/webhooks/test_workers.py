@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from order_service.context import Services
-from order_service.db import create_engine, create_sessionmaker
 from order_service.events import service as events
+from order_service.http.context import Services
+from order_service.kit.db import create_engine, create_sessionmaker
 from order_service.webhooks.models import WebhookDelivery
 from tests.conftest import Clock
 from tests.webhooks.conftest import Runner, create_endpoint, eventually

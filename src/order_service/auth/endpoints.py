@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from order_service import errors
 from order_service.auth import service
 from order_service.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
-from order_service.context import AdminActor, NowDep, PageDep, SessionDep
-from order_service.problems import responses
-from order_service.routing import TransactionalRoute
+from order_service.http.context import AdminActor, NowDep, PageDep, SessionDep
+from order_service.http.problems import responses
+from order_service.http.routing import TransactionalRoute
+from order_service.kit import errors
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], route_class=TransactionalRoute)
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from order_service.db import Base
+from order_service.kit.db import Base
 
 
 class ApiKey(Base):

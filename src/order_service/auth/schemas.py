@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from order_service.secrecy import ShownOnce
+from order_service.kit.secrecy import ShownOnce
 
 
 class Role(StrEnum):

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import errors
 from order_service.auth.models import ApiKey
 from order_service.auth.schemas import Role
-from order_service.ids import new_id
-from order_service.pagination import Page, PageRequest
+from order_service.kit import errors
+from order_service.kit.ids import new_id
+from order_service.kit.pagination import Page, PageRequest
 
 KEY_PREFIX = "osk_"
 

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from order_service import errors
 from order_service.cancellations import errors as cancel_errors
 from order_service.cancellations import service
 from order_service.cancellations.schemas import Cancellation, CancelRequest
-from order_service.context import AnyActor, IfMatchDep, NowDep, SessionDep, SettingsDep, etag
+from order_service.http.context import AnyActor, IfMatchDep, NowDep, SessionDep, SettingsDep, etag
+from order_service.http.problems import responses
+from order_service.http.routing import TransactionalRoute
+from order_service.kit import errors
 from order_service.orders.presenter import order_out
 from order_service.orders.schemas import OrderOut
-from order_service.problems import responses
-from order_service.routing import TransactionalRoute
 
 router = APIRouter(prefix="/v1/orders", tags=["cancellation"], route_class=TransactionalRoute)
 

@@ -5,8 +5,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from order_service.kit.schema_types import Note
 from order_service.refunds.schemas import RefundMethod
-from order_service.schema_types import Note
 
 
 class CancelReason(StrEnum):

@@ -8,8 +8,6 @@ from typing import assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import errors as common
-from order_service import metrics, times
 from order_service.auth.service import Actor
 from order_service.cancellations import errors, policy
 from order_service.cancellations.policy import CancellationRefusal
@@ -21,7 +19,9 @@ from order_service.cancellations.schemas import (
 )
 from order_service.fulfillments import service as fulfillments
 from order_service.fulfillments.models import Fulfillment
-from order_service.ids import new_id
+from order_service.kit import errors as common
+from order_service.kit import metrics, times
+from order_service.kit.ids import new_id
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction

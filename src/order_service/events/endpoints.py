@@ -4,14 +4,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, status
 
-from order_service import errors
-from order_service.context import NowDep, OpsActor, PageDep, SessionDep
 from order_service.events import service
 from order_service.events.models import Event
 from order_service.events.schemas import EventList, EventOut
 from order_service.events.service import TOPICS
-from order_service.problems import responses
-from order_service.routing import TransactionalRoute
+from order_service.http.context import NowDep, OpsActor, PageDep, SessionDep
+from order_service.http.problems import responses
+from order_service.http.routing import TransactionalRoute
+from order_service.kit import errors
 from order_service.webhooks import errors as webhook_errors
 from order_service.webhooks import service as webhooks
 from order_service.webhooks.schemas import DeliveryOut, RedeliverRequest, RedeliveryOut

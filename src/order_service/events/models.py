@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, Identity, Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from order_service.db import Base
+from order_service.kit.db import Base
 
 
 class Event(Base):

@@ -8,10 +8,10 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import errors, metrics, sql
 from order_service.events.models import Event
-from order_service.ids import new_id
-from order_service.pagination import Page, PageRequest
+from order_service.kit import errors, metrics, sql
+from order_service.kit.ids import new_id
+from order_service.kit.pagination import Page, PageRequest
 from order_service.webhooks.repository import fan_out
 
 TOPICS = (

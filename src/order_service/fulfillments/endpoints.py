@@ -2,17 +2,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from order_service import errors as common
-from order_service.context import (
-    AnyActor,
-    IfMatchDep,
-    NowDep,
-    OpsActor,
-    PageDep,
-    SessionDep,
-    SettingsDep,
-    etag,
-)
 from order_service.fulfillments import errors, repository, service
 from order_service.fulfillments.models import Fulfillment
 from order_service.fulfillments.schemas import (
@@ -22,10 +11,21 @@ from order_service.fulfillments.schemas import (
     FulfillmentUpdate,
     TrackingEventCreate,
 )
+from order_service.http.context import (
+    AnyActor,
+    IfMatchDep,
+    NowDep,
+    OpsActor,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+    etag,
+)
+from order_service.http.problems import responses
+from order_service.http.routing import TransactionalRoute
+from order_service.kit import errors as common
 from order_service.orders import repository as orders
 from order_service.orders.models import Order
-from order_service.problems import responses
-from order_service.routing import TransactionalRoute
 
 order_router = APIRouter(prefix="/v1/orders", tags=["fulfillments"], route_class=TransactionalRoute)
 router = APIRouter(prefix="/v1/fulfillments", tags=["fulfillments"], route_class=TransactionalRoute)

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service.auth.service import SYSTEM
-from order_service.context import Services
 from order_service.events import service as events
 from order_service.fulfillments import repository
 from order_service.fulfillments.models import FollowUp
+from order_service.http.context import Services
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import Order

@@ -16,10 +16,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from order_service.db import Base, one_of
 from order_service.fulfillments.policy import FULFILLMENT_STATUSES, SHIPMENT_STATUSES
+from order_service.kit.db import Base, one_of
+from order_service.kit.timestamps import sane_times
 from order_service.orders.models import LineItem
-from order_service.timestamps import sane_times
 
 
 class Fulfillment(Base):

@@ -18,7 +18,7 @@ from order_service.fulfillments.models import (
     FulfillmentLine,
     TrackingEvent,
 )
-from order_service.pagination import Page, PageRequest
+from order_service.kit.pagination import Page, PageRequest
 
 _LOADED: Sequence[ExecutableOption] = (
     selectinload(Fulfillment.lines).selectinload(FulfillmentLine.line_item),

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from order_service.fulfillments.policy import KNOWN_CARRIERS
+from order_service.kit.schema_types import SOME_TEXT, OptionalText, Quantity, UtcDatetime
 from order_service.orders.schemas import Input
-from order_service.schema_types import SOME_TEXT, OptionalText, Quantity, UtcDatetime
 
 TrackingNumber = Annotated[
     str,

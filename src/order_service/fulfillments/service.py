@@ -10,8 +10,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import errors as common
-from order_service import times, timestamps
 from order_service.auth.service import Actor
 from order_service.fulfillments import errors, policy, repository
 from order_service.fulfillments.models import Fulfillment, FulfillmentLine, TrackingEvent
@@ -24,7 +22,9 @@ from order_service.fulfillments.schemas import (
     TrackingEventCreate,
     TrackingEventOut,
 )
-from order_service.ids import new_id
+from order_service.kit import errors as common
+from order_service.kit import times, timestamps
+from order_service.kit.ids import new_id
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order

@@ -6,8 +6,7 @@ from typing import Annotated
 import pydantic_core
 from fastapi import APIRouter, Body, Query, Response, status
 
-from order_service import errors
-from order_service.context import (
+from order_service.http.context import (
     AdminActor,
     AnyActor,
     IfMatchDep,
@@ -18,7 +17,11 @@ from order_service.context import (
     SettingsDep,
     etag,
 )
-from order_service.db import BIGINT_MAX
+from order_service.http.problems import responses
+from order_service.http.routing import TransactionalRoute, one_statement_read
+from order_service.kit import errors
+from order_service.kit.db import BIGINT_MAX
+from order_service.kit.schema_types import Email, UtcDatetime
 from order_service.orders import repository, service, timeline
 from order_service.orders.examples import CREATE_EXAMPLE, ORDER_EXAMPLE
 from order_service.orders.models import Order
@@ -39,9 +42,6 @@ from order_service.orders.schemas import (
     TransactionOut,
     TransactionResult,
 )
-from order_service.problems import responses
-from order_service.routing import TransactionalRoute, one_statement_read
-from order_service.schema_types import Email, UtcDatetime
 from order_service.settings import Settings
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=TransactionalRoute)

@@ -19,8 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from order_service.db import Base, one_of
-from order_service.timestamps import sane_times
+from order_service.kit.db import Base, one_of
+from order_service.kit.timestamps import sane_times
 
 ORDER_NUMBER_SEQ = Sequence("order_number_seq", start=1001, metadata=Base.metadata)
 

@@ -8,11 +8,11 @@ from typing import Any, Protocol
 
 import pydantic_core
 
-from order_service import money
 from order_service.cancellations import policy as cancellation
+from order_service.kit import money
+from order_service.kit.pagination import Page
 from order_service.orders.models import Order
 from order_service.orders.schemas import OrderOut
-from order_service.pagination import Page
 from order_service.settings import Settings
 
 

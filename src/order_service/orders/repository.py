@@ -11,10 +11,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from order_service import errors
-from order_service.db import BIGINT_MAX
+from order_service.kit import errors
+from order_service.kit.db import BIGINT_MAX
+from order_service.kit.pagination import Page, PageRequest
 from order_service.orders.models import LineItem, Order
-from order_service.pagination import Page, PageRequest
 
 
 async def get(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order:

@@ -14,8 +14,8 @@ from pydantic import (
     field_validator,
 )
 
-from order_service import money
-from order_service.schema_types import (
+from order_service.kit import money
+from order_service.kit.schema_types import (
     SEARCH_TEXT,
     SOME_TEXT,
     Amount,

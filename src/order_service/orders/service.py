@@ -10,10 +10,10 @@ from typing import Any, cast
 from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import errors, money, sql, timestamps
 from order_service.auth.service import Actor
 from order_service.events import service as events
-from order_service.ids import new_id
+from order_service.kit import errors, money, sql, timestamps
+from order_service.kit.ids import new_id
 from order_service.orders import policy, repository, timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
 from order_service.orders.presenter import order_fields, order_json
@@ -276,7 +276,7 @@ async def create_order(
         },
     )
     # The order, its lines, its payment and its timeline entry are one statement
-    # (`order_service.sql`) rather than the unit of work's four: on the busiest write path
+    # (`order_service.kit.sql`) rather than the unit of work's four: on the busiest write path
     # the ORM flush, and then each round trip, cost more CPU than the rest of the request.
     order["number"] = await sql.insert_together(
         session,

@@ -8,11 +8,11 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import sql
 from order_service.auth.service import SYSTEM, Actor
+from order_service.kit import sql
+from order_service.kit.pagination import Page, PageRequest
 from order_service.orders.models import TimelineEntry
 from order_service.orders.schemas import ActorOut, TimelineEntryOut
-from order_service.pagination import Page, PageRequest
 
 INSERT = sql.Insert(cast(Table, TimelineEntry.__table__))
 

@@ -4,8 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from order_service import errors
-from order_service.context import (
+from order_service.http.context import (
     AnyActor,
     IfMatchDep,
     NowDep,
@@ -15,8 +14,10 @@ from order_service.context import (
     SettingsDep,
     etag,
 )
+from order_service.http.problems import responses
+from order_service.http.routing import TransactionalRoute
+from order_service.kit import errors
 from order_service.orders import repository as orders
-from order_service.problems import responses
 from order_service.refunds import errors as refund_errors
 from order_service.refunds import service
 from order_service.refunds.schemas import (
@@ -26,7 +27,6 @@ from order_service.refunds.schemas import (
     RefundPreview,
     RefundSettle,
 )
-from order_service.routing import TransactionalRoute
 
 router = APIRouter(tags=["refunds"], route_class=TransactionalRoute)
 

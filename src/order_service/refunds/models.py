@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from order_service.db import Base, one_of
+from order_service.kit.db import Base, one_of
 
 REFUND_STATUSES = ("pending", "succeeded", "failed")
 REFUND_METHODS = ("original_payment", "store_credit", "gift_card")

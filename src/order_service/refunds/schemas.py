@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from order_service.schema_types import Amount, Note, OptionalText, Quantity
+from order_service.kit.schema_types import Amount, Note, OptionalText, Quantity
 
 
 class Input(BaseModel):

@@ -12,18 +12,18 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from order_service import metrics, money, sql, times
 from order_service.auth.service import Actor
-from order_service.errors import DomainError
 from order_service.fulfillments import service as fulfillments
 from order_service.fulfillments.models import Fulfillment
-from order_service.ids import new_id
+from order_service.kit import metrics, money, sql, times
+from order_service.kit.errors import DomainError
+from order_service.kit.ids import new_id
+from order_service.kit.pagination import Page, PageRequest
 from order_service.orders import policy as order_policy
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
 from order_service.orders.service import check_version, emit_restock, publish, touch
-from order_service.pagination import Page, PageRequest
 from order_service.refunds import errors, policy
 from order_service.refunds.models import Refund, RefundLineItem
 from order_service.refunds.policy import RefundRefusal

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
-from order_service import errors
-from order_service.context import OpsActor, SessionDep
-from order_service.problems import responses
+from order_service.http.context import OpsActor, SessionDep
+from order_service.http.problems import responses
+from order_service.http.routing import TransactionalRoute
+from order_service.kit import errors
+from order_service.kit.schema_types import UtcDatetime
 from order_service.reports import service
 from order_service.reports.schemas import (
     CancellationReport,
@@ -17,8 +19,6 @@ from order_service.reports.schemas import (
     Period,
     RefundReport,
 )
-from order_service.routing import TransactionalRoute
-from order_service.schema_types import UtcDatetime
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=TransactionalRoute)
 

@@ -32,9 +32,9 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from order_service.context import Services
-from order_service.db import autocommit
-from order_service.ids import new_id
+from order_service.http.context import Services
+from order_service.kit.db import autocommit
+from order_service.kit.ids import new_id
 from order_service.webhooks import metrics, repository, service
 from order_service.webhooks.models import WebhookAttempt
 from order_service.webhooks.repository import Claim

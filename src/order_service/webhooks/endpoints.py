@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from order_service import errors
-from order_service.context import AdminActor, NowDep, OpsActor, PageDep, SessionDep, services
-from order_service.problems import responses
-from order_service.routing import TransactionalRoute
+from order_service.http.context import AdminActor, NowDep, OpsActor, PageDep, SessionDep, services
+from order_service.http.problems import responses
+from order_service.http.routing import TransactionalRoute
+from order_service.kit import errors
 from order_service.webhooks import errors as webhook_errors
 from order_service.webhooks import service
 from order_service.webhooks.schemas import (

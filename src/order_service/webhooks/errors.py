@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from order_service.errors import DomainError
+from order_service.kit.errors import DomainError
 
 
 class WebhookEndpointNotFound(DomainError):

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from order_service.db import Base, Timestamps
+from order_service.kit.db import Base, Timestamps
 
 
 class WebhookEndpoint(Timestamps, Base):
@@ -37,7 +37,7 @@ class WebhookEndpoint(Timestamps, Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(20))
     disabled_at: Mapped[datetime | None]
     failing_since: Mapped[datetime | None]
-    # Signing secrets, encrypted (`order_service.secrecy.Vault`): never stored in plain text.
+    # Signing secrets, encrypted (`order_service.kit.secrecy.Vault`): never stored in plain text.
     secret_ciphertext: Mapped[str] = mapped_column(Text)
     previous_secret_ciphertext: Mapped[str | None] = mapped_column(Text)
     previous_secret_expires_at: Mapped[datetime | None]

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
-from order_service.pagination import Page, PageRequest
+from order_service.kit.pagination import Page, PageRequest
 from order_service.webhooks import errors
 from order_service.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 

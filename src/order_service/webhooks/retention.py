@@ -10,8 +10,8 @@ and none waits for a lock the API or another worker holds.
 
 from __future__ import annotations
 
-from order_service import metrics
-from order_service.context import Services
+from order_service.http.context import Services
+from order_service.kit import metrics
 from order_service.webhooks import repository
 from order_service.webhooks.metrics import PRUNED
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
 from order_service.events.service import TOPICS
-from order_service.secrecy import ShownOnce
+from order_service.kit.secrecy import ShownOnce
 
 Topic = Literal[TOPICS]  # type: ignore[valid-type]
 Subscription = Literal[(*TOPICS, "*")]  # type: ignore[valid-type]

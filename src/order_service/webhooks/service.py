@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service.events import service as events
 from order_service.events.models import Event
-from order_service.ids import new_id
-from order_service.pagination import Page, PageRequest
-from order_service.secrecy import SecretUnreadable, Vault
+from order_service.kit.ids import new_id
+from order_service.kit.pagination import Page, PageRequest
+from order_service.kit.secrecy import SecretUnreadable, Vault
 from order_service.settings import Settings
 from order_service.webhooks import errors, repository, signing
 from order_service.webhooks.models import WebhookDelivery, WebhookEndpoint

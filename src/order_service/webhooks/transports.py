@@ -24,7 +24,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 import httpx
 
 from order_service import __version__
-from order_service.errors import DomainError
+from order_service.kit.errors import DomainError
 from order_service.settings import Environment, Settings
 from order_service.webhooks import errors
 from order_service.webhooks.targets import TargetPolicy

@@ -12,7 +12,8 @@ from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from order_service import errors, metrics, problems
+from order_service.http import problems
+from order_service.kit import errors, metrics
 
 log = logging.getLogger("order_service.http")
 

@@ -12,18 +12,18 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from order_service import errors, secrecy
 from order_service.auth.schemas import Role
 from order_service.auth.service import Actor, authenticate, bearer_token
-from order_service.db import create_sessionmaker
-from order_service.pagination import (
+from order_service.kit import errors, secrecy
+from order_service.kit.db import create_sessionmaker
+from order_service.kit.pagination import (
     CURSOR_PATTERN,
     DEFAULT_LIMIT,
     MAX_LIMIT,
     Cursors,
     PageRequest,
 )
-from order_service.secrecy import Vault
+from order_service.kit.secrecy import Vault
 from order_service.settings import Settings
 from order_service.webhooks.transports import Transports
 

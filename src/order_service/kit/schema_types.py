@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from order_service import money, times, timestamps
+from order_service.kit import money, times, timestamps
 
 NOT_JSON_INTEGER = "not_json_integer"
 """The `type` of an `errors` entry for a number written with a fraction or an exponent."""

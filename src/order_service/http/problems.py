@@ -16,10 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
-from order_service import errors, nul
-from order_service.errors import PROBLEM_TYPE_BASE, DomainError
+from order_service.http import nul
+from order_service.kit import errors
+from order_service.kit.errors import PROBLEM_TYPE_BASE, DomainError
 
-log = logging.getLogger("order_service.problems")
+log = logging.getLogger("order_service.http.problems")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -249,7 +250,7 @@ def _is_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(cause, DBAPIError) and cause.connection_invalidated:
             return True
-        # asyncpg used directly (`order_service.sql`) on a connection the server closed; the
+        # asyncpg used directly (`order_service.kit.sql`) on a connection the server closed; the
         # same test SQLAlchemy's asyncpg dialect makes. (One that closes mid-statement is
         # asyncpg's ConnectionDoesNotExistError, SQLSTATE 08003.)
         if isinstance(cause, asyncpg.InterfaceError) and "connection is closed" in str(cause):
@@ -264,7 +265,7 @@ def _is_unavailable(exc: BaseException) -> bool:
 
 async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     """Database errors, raised through SQLAlchemy or by asyncpg itself for the statements
-    sent to it directly (`order_service.sql`), which SQLAlchemy never sees."""
+    sent to it directly (`order_service.kit.sql`), which SQLAlchemy never sees."""
     if isinstance(exc, IntegrityError | asyncpg.IntegrityConstraintViolationError):
         cause = getattr(exc, "orig", exc)
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, cause)

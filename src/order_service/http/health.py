@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from order_service.context import services
-from order_service.metrics import exposition
+from order_service.http.context import services
+from order_service.kit.metrics import exposition
 from order_service.webhooks import metrics as webhook_metrics
 
-log = logging.getLogger("order_service.health")
+log = logging.getLogger("order_service.http.health")
 
 router = APIRouter(tags=["operations"])
 

@@ -32,9 +32,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import Request
 from starlette.responses import Response
 
-from order_service import errors, secrecy, sql
 from order_service.auth import service as auth
-from order_service.db import Base
+from order_service.kit import errors, secrecy, sql
+from order_service.kit.db import Base
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -37,7 +37,7 @@ REFUNDED_AMOUNT = Counter(
     ["currency"],
 )
 
-_PENDING = "order_service.metrics"
+_PENDING = "order_service.kit.metrics"
 
 
 def on_commit(session: Any, counter: Counter, amount: float = 1, **labels: str) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from order_service import errors, times
-from order_service.context import AnyActor, SettingsDep
-from order_service.problems import responses
+from order_service.http.context import AnyActor, SettingsDep
+from order_service.http.problems import responses
+from order_service.http.routing import TransactionalRoute
+from order_service.kit import errors, times
 from order_service.refunds.policy import PROCESSING_TIME
-from order_service.routing import TransactionalRoute
 from order_service.settings import Settings
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=TransactionalRoute)

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert as InsertStatement
 
-_DEFERRED = "order_service.sql.deferred"
+_DEFERRED = "order_service.kit.sql.deferred"
 
 Then = Callable[[CTE], CTE]
 """A CTE built on another (an insert's fan-out reading what it inserted)."""

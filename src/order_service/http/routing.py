@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from order_service import errors, idempotency, nul, secrecy, sql
-from order_service.context import IF_MATCH_HEADER, services
-from order_service.errors import DomainError
-from order_service.problems import merge_responses, responses
+from order_service.http import idempotency, nul
+from order_service.http.context import IF_MATCH_HEADER, services
+from order_service.http.problems import merge_responses, responses
+from order_service.kit import errors, secrecy, sql
+from order_service.kit.errors import DomainError
 
 IDEMPOTENCY_KEY_PARAMETER = {
     "name": idempotency.HEADER,

@@ -13,8 +13,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service import errors
-from order_service.db import BIGINT_MAX
+from order_service.kit import errors
+from order_service.kit.db import BIGINT_MAX
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 def migrations_dir() -> Path:
     candidates = [
         os.environ.get("ORDER_SERVICE_MIGRATIONS_DIR"),
-        Path(__file__).resolve().parents[2] / "migrations",
+        Path(__file__).resolve().parents[3] / "migrations",
         Path.cwd() / "migrations",
     ]
     for candidate in candidates:

@@ -1,0 +1,1 @@
+"""The policies in force, for storefronts to show."""
