@@ -250,9 +250,8 @@ def _is_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(cause, DBAPIError) and cause.connection_invalidated:
             return True
-        # asyncpg used directly (`order_service.kit.sql`) on a connection the server closed; the
-        # same test SQLAlchemy's asyncpg dialect makes. (One that closes mid-statement is
-        # asyncpg's ConnectionDoesNotExistError, SQLSTATE 08003.)
+        # A statement on a connection the server closed (the same test SQLAlchemy's asyncpg
+        # dialect makes); one that closes mid-statement is SQLSTATE 08003, below.
         if isinstance(cause, asyncpg.InterfaceError) and "connection is closed" in str(cause):
             return True
         sqlstate = getattr(cause, "sqlstate", None)
@@ -264,9 +263,8 @@ def _is_unavailable(exc: BaseException) -> bool:
 
 
 async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
-    """Database errors, raised through SQLAlchemy or by asyncpg itself for the statements
-    sent to it directly (`order_service.kit.sql`), which SQLAlchemy never sees."""
-    if isinstance(exc, IntegrityError | asyncpg.IntegrityConstraintViolationError):
+    """Database errors, as SQLAlchemy raises them for every statement the service sends."""
+    if isinstance(exc, IntegrityError):
         cause = getattr(exc, "orig", exc)
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, cause)
         return render(
@@ -331,8 +329,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(asyncpg.PostgresError, _database_error)
-    app.add_exception_handler(asyncpg.InterfaceError, _database_error)
     app.add_exception_handler(PoolTimeoutError, _database_error)
     app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(ClientDisconnect, _client_disconnected)
