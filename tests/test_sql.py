@@ -1,5 +1,6 @@
 """Inserts built by `order_service.kit.sql` run in the session's transaction through
-`session.execute`, give absent columns the model's defaults, and compile once per shape."""
+`session.execute`, give absent columns the model's defaults, store every value as SQLAlchemy
+would, and compile once per shape."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from sqlalchemy import Table, func, select, text
 
 from order_service.auth.models import ApiKey
 from order_service.events.models import Event
+from order_service.http.idempotency import IdempotencyRecord
 from order_service.kit import db as database
 from order_service.kit import sql
 from order_service.kit.ids import new_id
-from order_service.orders.models import TimelineEntry
+from order_service.orders.models import Order, TimelineEntry
 from tests.factories import create_order
 
 _INSERT_EVENT = sql.Insert(cast(Table, Event.__table__), returning=("sequence",))
 _INSERT_ENTRY = sql.Insert(cast(Table, TimelineEntry.__table__))
+_INSERT_ORDER = sql.Insert(cast(Table, Order.__table__))
+_SAVE_RECORD = sql.Insert(cast(Table, IdempotencyRecord.__table__))
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
@@ -81,19 +85,63 @@ async def test_absent_columns_get_the_models_defaults(
     assert [tuple(row) for row in found] == [("m", {}), ("a", {}), ("b", {})]
 
 
-async def test_multi_row_inserts_are_cacheable_statements() -> None:
-    """A multi-row VALUES has no cache key (SQLAlchemy compiles it on every execution)."""
-    for rows in (1, 2, 5):
-        statement = _INSERT_EVENT.statement(tuple(_event("e")), rows, "p_")
-        assert statement._generate_cache_key() is not None
-        assert statement is _INSERT_EVENT.statement(tuple(_event("e")), rows, "p_")
+async def test_values_are_stored_as_sqlalchemy_stores_them(db: Any) -> None:
+    """Rows travel as JSON: bytes (any, not only UTF-8), microseconds, 64-bit integers,
+    arrays, text beyond the BMP and a JSON column's None (JSON `null`, as SQLAlchemy's
+    JSON types store it) arrive unchanged."""
+    when = datetime(2026, 11, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    record = {
+        "scope": "s", "key": "k\u00e9\U0001f600", "fingerprint": "f", "method": "POST",
+        "path": "/v1/x", "response_status": 201, "response_headers": {"etag": '"1"'},
+        "response_body": bytes(range(256)), "expires_at": when,
+    }  # fmt: skip
+    order = {
+        "id": "ord_x", "customer_email": "a@example.com", "currency": "EUR",
+        "shipping_address": None, "subtotal": 2**63 - 1, "shipping_total": 0, "tax_total": 0,
+        "discount_total": 0, "total": 0, "tags": ["a", "b,c", 'd"e'], "processed_at": when,
+    }  # fmt: skip
+    async with db() as session, session.begin():
+        await _SAVE_RECORD.execute(session, record)
+        await _INSERT_ORDER.execute(session, order)
+        saved = (await session.execute(select(IdempotencyRecord.__table__))).one()
+        stored = (
+            await session.execute(
+                select(
+                    Order.subtotal,
+                    Order.tags,
+                    Order.processed_at,
+                    func.jsonb_typeof(Order.shipping_address),
+                    Order.total_paid,
+                )
+            )
+        ).one()
+        await session.rollback()
+    assert saved._asdict() | {"created_at": None} == record | {"created_at": None}
+    assert tuple(stored) == (2**63 - 1, ["a", "b,c", 'd"e'], when, "null", 0)
+
+
+async def test_an_insert_compiles_once_whatever_its_number_of_rows(app: Any, db: Any) -> None:
+    """One statement, and one compiled form, for one row or many (a multi-row VALUES would be
+    compiled on every execution, as SQLAlchemy cannot cache it)."""
+    cache: dict[Any, Any] = {}
+    keys = tuple(_event("e"))
+    async with database.autocommit(app.state.services.engine) as conn:
+        conn = await conn.execution_options(compiled_cache=cache)
+        for count in (1, 2, 5):
+            rows = [_event(f"evt_{count}_{i}") for i in range(count)]
+            statement = _INSERT_EVENT.statement(keys)
+            assert statement is _INSERT_EVENT.statement(keys)
+            result = await conn.execute(statement, {"rows": _INSERT_EVENT.rows(rows)})
+            assert len(result.all()) == count
+    assert len(cache) == 1
+    assert len(await _events(db)) == 8
 
 
 async def test_autocommit_statements_commit_by_themselves(app: Any, db: Any) -> None:
     async with database.autocommit(app.state.services.engine) as conn:
         await conn.execute(
-            _INSERT_EVENT.statement(tuple(_event("e")), 1),
-            {f"0_{k}": v for k, v in _event("evt_alone").items()},
+            _INSERT_EVENT.statement(tuple(_event("e"))),
+            {"rows": _INSERT_EVENT.rows([_event("evt_alone")])},
         )
         # Seen from another connection while this one is still checked out: committed.
         assert await _events(db) == ["evt_alone"]

@@ -2,10 +2,12 @@
 transaction: an insert of one or many rows, several inserts as one statement, and the rows a
 request holds back to write with its last statement.
 
-Each shape (table, the columns the rows name, how many rows) is built once and kept, with
-its values as bind parameters, so SQLAlchemy compiles it once and afterwards only binds
-values. A multi-row insert is `INSERT … SELECT … UNION ALL SELECT …` rather than a
-multi-row VALUES, which SQLAlchemy cannot cache and would compile on every request.
+An insert takes its rows as one JSON parameter, a list of objects that PostgreSQL unpacks
+with `json_to_recordset` into the columns the rows name. So its shape (table, columns) does
+not change with the number of rows, SQLAlchemy compiles it once and keeps it, and a creation's
+rows are four parameters rather than one for each of their hundred-odd values (SQLAlchemy
+and asyncpg processing each one cost more than the statement's own execution). A column
+the rows do not name gets the model's default, its Python `default=` or the server's.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
+    JSON,
+    ColumnElement,
     Executable,
+    LargeBinary,
     Table,
     bindparam,
+    cast,
+    column,
+    func,
     insert,
     literal_column,
     select,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert as InsertStatement
@@ -41,27 +48,50 @@ class Insert:
     def __init__(self, table: Table, *, returning: Sequence[str] = ()) -> None:
         self.table = table
         self.returning = tuple(returning)
+        # JSON has no bytes: bytea's input format takes them as `\x` and hex digits.
+        self._binary = frozenset(c.key for c in table.c if isinstance(c.type, LargeBinary))
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - module-level instances, never freed
-    def statement(self, keys: tuple[str, ...], rows: int, prefix: str = "") -> InsertStatement:
-        """The insert of `rows` rows naming `keys`; row i's value for key k is the parameter
-        `{prefix}{i}_{k}`."""
+    def statement(self, keys: tuple[str, ...], parameter: str = "rows") -> InsertStatement:
+        """The insert of the rows naming `keys` that the parameter `parameter` holds (as
+        `rows` makes them)."""
         columns = [self.table.c[key] for key in keys]
-        selects = [
-            select(*(bindparam(f"{prefix}{i}_{c.key}", type_=c.type) for c in columns))
-            for i in range(rows)
-        ]
-        # A subquery, which SQLAlchemy can extend with the defaults of columns not named.
-        source = selects[0] if rows == 1 else select(union_all(*selects).subquery("rows"))
-        statement = insert(self.table).from_select(columns, source)
+        rows = (
+            func.json_to_recordset(bindparam(parameter, type_=JSON))
+            # Named by the rows' keys (the objects' names), inserted into the columns.
+            .table_valued(*(column(c.key, c.type) for c in columns))
+            .render_derived(name="rows", with_types=True)
+        )
+        values = [_stored(rows.c[c.key], c.type) for c in columns]
+        statement = insert(self.table).from_select(columns, select(*values))
         if self.returning:
             statement = statement.returning(*(self.table.c[name] for name in self.returning))
         return statement
 
+    def rows(self, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The value of `statement`'s parameter for `rows`."""
+        if not self._binary:
+            return list(rows)
+        return [
+            {
+                k: "\\x" + v.hex() if k in self._binary and v is not None else v
+                for k, v in row.items()
+            }
+            for row in rows
+        ]
+
     async def execute(self, session: AsyncSession, row: Mapping[str, Any]) -> Any:
         """Insert one row; the first RETURNING value, if any."""
-        result = await session.execute(self.statement(tuple(row), 1), _values([row], ""))
+        result = await session.execute(self.statement(tuple(row)), {"rows": self.rows([row])})
         return result.scalar() if self.returning else None
+
+
+def _stored(value: ColumnElement[Any], type_: Any) -> ColumnElement[Any]:
+    """`value` as SQLAlchemy would store it: None in a JSON column is JSON `null` unless the
+    column says otherwise (json_to_recordset makes it SQL NULL)."""
+    if isinstance(type_, JSON) and not type_.none_as_null:
+        return func.coalesce(value, cast(literal_column("'null'"), type_))
+    return value
 
 
 def keys_of(rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -71,29 +101,21 @@ def keys_of(rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return keys
 
 
-def _values(rows: Sequence[Mapping[str, Any]], prefix: str) -> dict[str, Any]:
-    """The parameters of `Insert.statement(…, prefix)` for `rows`."""
-    values: dict[str, Any] = {}
-    for i, row in enumerate(rows):
-        values.update({f"{prefix}{i}_{key}": value for key, value in row.items()})
-    return values
-
-
-Part = tuple[str, Insert, tuple[str, ...], int, Then | None]
-"""A CTE: its name, its insert, the columns and number of its rows, what follows it."""
+Part = tuple[str, Insert, tuple[str, ...], Then | None]
+"""A CTE: its name, its insert, the columns its rows name, what follows it."""
 
 
 @functools.lru_cache(maxsize=512)
 def _composed(main: tuple[Insert, tuple[str, ...]] | None, parts: tuple[Part, ...]) -> Executable:
     ctes: list[CTE] = []
-    for name, part, keys, rows, then in parts:
-        cte = part.statement(keys, rows, f"{name}_").cte(name)
+    for name, part, keys, then in parts:
+        cte = part.statement(keys, f"{name}_rows").cte(name)
         ctes.append(cte)
         if then is not None:
             ctes.append(then(cte))
     if main is None:
         return select(literal_column("1")).add_cte(*ctes)
-    return main[0].statement(main[1], 1, "0_").add_cte(*ctes)
+    return main[0].statement(main[1]).add_cte(*ctes)
 
 
 async def _run(
@@ -108,10 +130,10 @@ async def _run(
     shape: list[Part] = []
     for name, part, rows, then in parts:
         if rows:
-            shape.append((name, part, keys_of(rows), len(rows), then))
-            values.update(_values(rows, f"{name}_"))
+            shape.append((name, part, keys_of(rows), then))
+            values[f"{name}_rows"] = part.rows(rows)
     if main is not None:
-        values.update(_values([main[1]], "0_"))
+        values["rows"] = main[0].rows([main[1]])
     statement = _composed((main[0], tuple(main[1])) if main is not None else None, tuple(shape))
     result = await session.execute(statement, values)
     return result.scalar() if main is not None and main[0].returning else None
