@@ -28,6 +28,7 @@ def event_out(event: Event) -> EventOut:
         type=event.type,
         order_id=event.order_id,
         timestamp=event.created_at,
+        sequence=event.order_sequence,
         data=event.data,
     )
 
@@ -35,11 +36,16 @@ def event_out(event: Event) -> EventOut:
 @router.get(
     "",
     response_model=EventList,
-    responses=responses(*AUTH, errors.InvalidCursor),
+    responses=responses(*AUTH, errors.InvalidCursor, errors.NotFound),
     description="""
 Every event the service has emitted, newest first — the same payloads webhooks deliver.
 Each is written in the transaction of the change it reports, so an event exists exactly when
-its change committed. Filter by `type` (a topic) and `order_id`. Roles: ops, admin.
+its change committed. Filter by `type` (a topic) and `order_id`.
+
+With `after` (an event id), the events written after that one, oldest first: what a
+receiver missed since the last event it handled, or since a `webhook_endpoint.disabled`
+event (redeliver each to the endpoint with `POST /v1/events/{id}/redeliver`). 404 if that
+event no longer exists (pruned after `EVENT_RETENTION`). Roles: ops, admin.
 """,
 )
 async def list_events(
@@ -48,9 +54,18 @@ async def list_events(
     page: PageDep,
     type: Topic | None = None,
     order_id: Annotated[str | None, Query(max_length=40)] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="An event id: list the events written after it, oldest first.",
+        ),
+    ] = None,
 ) -> EventList:
     """List events"""
-    result = await service.list_events(session, type_=type, order_id=order_id, page=page)
+    result = await service.list_events(
+        session, type_=type, order_id=order_id, page=page, after=after
+    )
     return EventList(data=[event_out(e) for e in result.items], next_cursor=result.next_cursor)
 
 

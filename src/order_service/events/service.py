@@ -29,6 +29,7 @@ TOPICS = (
     "refund.created",
     "refund.succeeded",
     "refund.failed",
+    "webhook_endpoint.disabled",
 )
 
 # One INSERT for all of a request's events, so their sequence numbers follow the order they
@@ -46,15 +47,27 @@ async def emit(
     order_id: str | None,
     data: dict[str, Any],
     now: datetime,
+    sequence: int | None = None,
 ) -> str:
     """Write one event and its webhook deliveries, in one statement (as an insert, a lookup
     of the subscribed endpoints, an ORM flush of the deliveries and a notify it was four
     round trips); its id. They commit or roll back with the change they describe. In a
     session that defers (`sql.defer`), the event is held and written with the request's
-    last statement."""
+    last statement.
+
+    An event of an order carries the order's next `sequence` (`orders.service.next_sequence`,
+    taken under the order's row lock)."""
     assert type_ in TOPICS, type_
+    assert (order_id is None) == (sequence is None), (type_, order_id, sequence)
     event_id = new_id("evt")
-    row = {"id": event_id, "type": type_, "order_id": order_id, "data": data, "created_at": now}
+    row = {
+        "id": event_id,
+        "type": type_,
+        "order_id": order_id,
+        "order_sequence": sequence,
+        "data": data,
+        "created_at": now,
+    }
     metrics.on_commit(session, metrics.EVENTS, type=type_)
     if not sql.hold(session, "event", _INSERT, row, fan_out):
         await sql.insert_with(session, _INSERT, row, fan_out)
@@ -67,15 +80,28 @@ async def list_events(
     type_: str | None,
     order_id: str | None,
     page: PageRequest,
+    after: str | None = None,
 ) -> Page[Event]:
-    query = select(Event).order_by(Event.sequence.desc())
+    """Newest first; or, `after` an event, the events written since it, oldest first."""
+    query = select(Event)
     if type_:
         query = query.where(Event.type == type_)
     if order_id:
         query = query.where(Event.order_id == order_id)
-    if page.cursor:
-        (before,) = page.position(int)
-        query = query.where(Event.sequence < before)
+    if after is None:
+        query = query.order_by(Event.sequence.desc())
+        if page.cursor:
+            (before,) = page.position(int)
+            query = query.where(Event.sequence < before)
+    else:
+        start = await session.scalar(select(Event.sequence).where(Event.id == after))
+        if start is None:
+            raise errors.NotFound(
+                f"No event with id {after} (`after`): events are pruned after EVENT_RETENTION."
+            )
+        if page.cursor:
+            (start,) = page.position(int)
+        query = query.where(Event.sequence > start).order_by(Event.sequence)
     return await page.fetch(session, query, lambda e: e.sequence)
 
 

@@ -22,7 +22,7 @@ from order_service.http.context import Services
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import Order
-from order_service.orders.service import event_data
+from order_service.orders.service import event_data, next_sequence
 from order_service.settings import Settings
 
 BATCH = 100
@@ -86,6 +86,7 @@ async def _fire(
         order_id=order.id,
         data=_payload(follow_up, order, now, settings),
         now=now,
+        sequence=next_sequence(session, order),
     )
     follow_up.status = "sent"
     follow_up.event_id = event_id

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import pydantic_core
 from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from order_service.auth.service import Actor
 from order_service.events import service as events
@@ -64,6 +66,34 @@ def check_version(order: Order, expected: int | None) -> None:
         )
 
 
+def next_sequence(session: AsyncSession, order: Order) -> int:
+    """The `sequence` of the order's next event: 1, 2, 3 … without gaps in commit order, as
+    every change holds the order's row lock until it commits (and gives the number back if
+    it rolls back). Where the session defers, the count is written with the request's last
+    statement (events are published after the order's own changes were flushed, and an
+    UPDATE of its own cost a round trip)."""
+    number = order.last_event_sequence + 1
+    if sql.hold(session, "order_sequence", _UPDATE_SEQUENCE, {"id": order.id, _SEQUENCE: number}):
+        set_committed_value(order, _SEQUENCE, number)
+    else:
+        order.last_event_sequence = number
+    return number
+
+
+_SEQUENCE = "last_event_sequence"
+_UPDATE_SEQUENCE = sql.Update(cast(Table, Order.__table__))
+
+
+def change(field: str, before: Any, after: Any) -> dict[str, Any]:
+    """One entry of `order.updated`'s `data.changes`: a field of the order, as JSON, before
+    and after the change."""
+    return {
+        "field": field,
+        "before": pydantic_core.to_jsonable_python(before),
+        "after": pydantic_core.to_jsonable_python(after),
+    }
+
+
 def touch(order: Order, now: datetime) -> None:
     order.version += 1
     order.updated_at = now
@@ -107,7 +137,12 @@ async def publish(
     **extra: Any,
 ) -> None:
     await events.emit(
-        session, type_, order_id=order.id, data=event_data(order, now, settings, **extra), now=now
+        session,
+        type_,
+        order_id=order.id,
+        data=event_data(order, now, settings, **extra),
+        now=now,
+        sequence=next_sequence(session, order),
     )
 
 
@@ -207,6 +242,7 @@ async def create_order(
         "archived_at": None,
         "closed_at": None,
         "version": 1,
+        "last_event_sequence": 1,  # its `order.created`
         "created_at": now,
         "updated_at": now,
     }
@@ -292,6 +328,7 @@ async def create_order(
         order_id=order_id,
         data=_payload(created.fields, settings),  # serialised as the response is
         now=now,
+        sequence=order["last_event_sequence"],
     )
     return created
 
@@ -301,7 +338,8 @@ _INSERT_LINE_ITEMS = sql.Insert(cast(Table, LineItem.__table__))
 _INSERT_TRANSACTION = sql.Insert(cast(Table, PaymentTransaction.__table__))
 
 
-def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> None:
+def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> list[dict[str, Any]]:
+    """Apply a successful transaction; what it changed (`change`)."""
     effect = _payment_effect(
         kind,
         amount,
@@ -313,8 +351,14 @@ def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> None:
         fees=order.total_fees,
         current=order.financial_status,
     )
+    changed = [
+        change(column, getattr(order, column), value)
+        for column, value in effect.items()
+        if getattr(order, column) != value
+    ]
     for column, value in effect.items():
         setattr(order, column, value)
+    return changed
 
 
 def _payment_effect(
@@ -419,9 +463,11 @@ async def record_transaction(
     )
     session.add(transaction)
     before = order.financial_status
+    changed: list[dict[str, Any]] = []
     if succeeded:
-        _apply_payment(order, body.kind.value, amount, body.fee or 0)
+        changed = _apply_payment(order, body.kind.value, amount, body.fee or 0)
         if body.gateway and not order.payment_gateway:
+            changed.append(change("payment_gateway", None, body.gateway))
             order.payment_gateway = body.gateway
         touch(order, now)
     await timeline.record(
@@ -441,7 +487,7 @@ async def record_transaction(
         },
     )
     if succeeded:
-        await publish(session, "order.updated", order, now, settings, changes=["financial_status"])
+        await publish(session, "order.updated", order, now, settings, changes=changed)
     await session.flush()
     return transaction, order
 
@@ -488,7 +534,14 @@ async def update_order(
         now,
         {"changes": changes},
     )
-    await publish(session, "order.updated", order, now, settings, changes=sorted(changes))
+    await publish(
+        session,
+        "order.updated",
+        order,
+        now,
+        settings,
+        changes=[change(f, c["from"], c["to"]) for f, c in sorted(changes.items())],
+    )
     await session.flush()
     return order
 
@@ -508,11 +561,13 @@ async def set_archived(
     check_version(order, if_match)
     if (order.archived_at is not None) == archived:
         return order
+    before = {f: getattr(order, f) for f in ("archived_at", "status", "closed_at")}
     order.archived_at = now if archived else None
     if archived and order.status == "open":
         order.status, order.closed_at = "closed", now
     elif not archived and order.status == "closed":
         order.status, order.closed_at = "open", None
+    changed = [change(f, v, getattr(order, f)) for f, v in before.items() if getattr(order, f) != v]
     touch(order, now)
     action = "order.archived" if archived else "order.unarchived"
     await timeline.record(
@@ -521,7 +576,7 @@ async def set_archived(
     if archived:
         await publish(session, "order.archived", order, now, settings)
     else:
-        await publish(session, "order.updated", order, now, settings, changes=["archived_at"])
+        await publish(session, "order.updated", order, now, settings, changes=changed)
     await session.flush()
     return order
 
@@ -541,8 +596,11 @@ async def delete_order(
             f"Order #{order.number} has payments authorised or captured; archive it instead.",
         )
     data = event_data(order, now, settings, deleted_by={"name": actor.name, "role": actor.role})
+    sequence = order.last_event_sequence + 1  # the row it would count on is gone
     await session.execute(delete(Order).where(Order.id == order.id))
-    await events.emit(session, "order.deleted", order_id=order.id, data=data, now=now)
+    await events.emit(
+        session, "order.deleted", order_id=order.id, data=data, now=now, sequence=sequence
+    )
 
 
 async def reorder(
@@ -586,6 +644,7 @@ async def reorder(
         source_name=source.source_name,
     )
     order = await create_order(session, draft, actor, now, settings, reordered_from=source)
+    changed = [change("reorder_ids", list(source.reorder_ids), [*source.reorder_ids, order.id])]
     source.reorder_ids = [*source.reorder_ids, order.id]
     touch(source, now)
     await timeline.record(
@@ -597,6 +656,6 @@ async def reorder(
         now,
         {"reorder_id": order.id},
     )
-    await publish(session, "order.updated", source, now, settings, changes=["reorder_ids"])
+    await publish(session, "order.updated", source, now, settings, changes=changed)
     await session.flush()
     return order
