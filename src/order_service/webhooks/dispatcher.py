@@ -245,6 +245,7 @@ class Dispatcher:
         self.acknowledged.append((acknowledged, recorded))
         if not self.recording:
             self.recording = True
+            batch: list[tuple[repository.Acknowledged, asyncio.Future[bool]]] = []
             try:
                 while self.acknowledged:
                     batch, self.acknowledged = self.acknowledged, []
@@ -267,6 +268,11 @@ class Dispatcher:
                     self._start(claims)
             finally:
                 self.recording = False
+                # Cancelled (at shutdown): the others waiting on this write stop waiting.
+                for _, future in batch + self.acknowledged:
+                    if not future.done():
+                        future.cancel()
+                self.acknowledged = []
         return await recorded
 
     async def _record_failure(
