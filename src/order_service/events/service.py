@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from order_service.context import Context
 from order_service.events.models import Event
 from order_service.kit import errors, metrics, sql
 from order_service.kit.ids import new_id
@@ -39,34 +39,21 @@ _INSERT = sql.Insert(
 )
 
 
-async def emit(
-    session: AsyncSession,
-    type_: str,
-    *,
-    order_id: str | None,
-    data: dict[str, Any],
-    now: datetime,
-) -> str:
+async def emit(ctx: Context, type_: str, *, order_id: str | None, data: dict[str, Any]) -> str:
     """Write one event and its webhook deliveries, in one statement (as an insert, a lookup
     of the subscribed endpoints, an ORM flush of the deliveries and a notify it was four
-    round trips); its id. They commit or roll back with the change they describe. In a
-    session that defers (`sql.defer`), the event is held and written with the request's
-    last statement."""
+    round trips); its id. They commit or roll back with the change they describe; in a
+    request, they are written with its last statement (`Context.insert`)."""
     assert type_ in TOPICS, type_
     event_id = new_id("evt")
-    row = {"id": event_id, "type": type_, "order_id": order_id, "data": data, "created_at": now}
-    metrics.on_commit(session, metrics.EVENTS, type=type_)
-    if not sql.hold(session, "event", _INSERT, row, fan_out):
-        await sql.insert_with(session, _INSERT, row, fan_out)
+    row = {"id": event_id, "type": type_, "order_id": order_id, "data": data, "created_at": ctx.now}
+    metrics.on_commit(ctx.session, metrics.EVENTS, type=type_)
+    await ctx.insert("event", _INSERT, row, fan_out)
     return event_id
 
 
 async def list_events(
-    session: AsyncSession,
-    *,
-    type_: str | None,
-    order_id: str | None,
-    page: PageRequest,
+    session: AsyncSession, *, type_: str | None, order_id: str | None, page: PageRequest
 ) -> Page[Event]:
     query = select(Event).order_by(Event.sequence.desc())
     if type_:

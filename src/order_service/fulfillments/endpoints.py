@@ -12,13 +12,10 @@ from order_service.fulfillments.schemas import (
     TrackingEventCreate,
 )
 from order_service.http.context import (
-    AnyActor,
+    AnyContext,
     IfMatchDep,
-    NowDep,
-    OpsActor,
+    OpsContext,
     PageDep,
-    SessionDep,
-    SettingsDep,
     etag,
 )
 from order_service.http.problems import responses
@@ -94,16 +91,11 @@ async def create_fulfillment(
     order_id: str,
     body: FulfillmentCreate,
     response: Response,
-    session: SessionDep,
-    actor: OpsActor,
     if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    ctx: OpsContext,
 ) -> FulfillmentOut:
     """Fulfil units of an order"""
-    fulfillment, order = await service.create(
-        session, order_id, body, if_match, actor, now, settings
-    )
+    fulfillment, order = await service.create(ctx, order_id, body, if_match)
     response.headers["Location"] = f"/v1/fulfillments/{fulfillment.id}"
     return _send(response, fulfillment, order)
 
@@ -119,12 +111,10 @@ estimated delivery, and every tracking event. What a storefront shows on the cus
 order page. Roles: any.
 """,
 )
-async def list_fulfillments(
-    order_id: str, session: SessionDep, _: AnyActor, page: PageDep
-) -> FulfillmentList:
+async def list_fulfillments(order_id: str, page: PageDep, ctx: AnyContext) -> FulfillmentList:
     """List an order's fulfilments"""
-    await orders.get(session, order_id)
-    result = await repository.list_for_order(session, order_id, page=page)
+    await orders.get(ctx.session, order_id)
+    result = await repository.list_for_order(ctx.session, order_id, page=page)
     return FulfillmentList(
         data=[service.fulfillment_out(f) for f in result.items], next_cursor=result.next_cursor
     )
@@ -140,10 +130,10 @@ One fulfilment with its units and tracking history. Roles: any.
     + ETAG_NOTE,
 )
 async def get_fulfillment(
-    fulfillment_id: str, response: Response, session: SessionDep, _: AnyActor
+    fulfillment_id: str, response: Response, ctx: AnyContext
 ) -> FulfillmentOut:
     """Get a fulfilment"""
-    fulfillment, order = await service.get(session, fulfillment_id)
+    fulfillment, order = await service.get(ctx.session, fulfillment_id)
     return _send(response, fulfillment, order)
 
 
@@ -166,16 +156,11 @@ async def update_fulfillment(
     fulfillment_id: str,
     body: FulfillmentUpdate,
     response: Response,
-    session: SessionDep,
-    actor: OpsActor,
     if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    ctx: OpsContext,
 ) -> FulfillmentOut:
     """Correct tracking or ship a pending fulfilment"""
-    fulfillment, order = await service.update(
-        session, fulfillment_id, body, if_match, actor, now, settings
-    )
+    fulfillment, order = await service.update(ctx, fulfillment_id, body, if_match)
     return _send(response, fulfillment, order)
 
 
@@ -193,18 +178,10 @@ cancelled fulfilment changes nothing. Emits `fulfillment.updated`. Roles: ops, a
     + ETAG_NOTE,
 )
 async def cancel_fulfillment(
-    fulfillment_id: str,
-    response: Response,
-    session: SessionDep,
-    actor: OpsActor,
-    if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    fulfillment_id: str, response: Response, if_match: IfMatchDep, ctx: OpsContext
 ) -> FulfillmentOut:
     """Cancel a fulfilment"""
-    fulfillment, order = await service.cancel(
-        session, fulfillment_id, if_match, actor, now, settings
-    )
+    fulfillment, order = await service.cancel(ctx, fulfillment_id, if_match)
     return _send(response, fulfillment, order)
 
 
@@ -249,15 +226,12 @@ async def add_tracking_event(
     fulfillment_id: str,
     body: TrackingEventCreate,
     response: Response,
-    session: SessionDep,
-    actor: OpsActor,
     if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    ctx: OpsContext,
 ) -> FulfillmentOut:
     """Record a carrier tracking event"""
     fulfillment, order, _, created = await service.add_tracking_event(
-        session, fulfillment_id, body, if_match, actor, now, settings
+        ctx, fulfillment_id, body, if_match
     )
     if not created:
         response.status_code = status.HTTP_200_OK

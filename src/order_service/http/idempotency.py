@@ -138,7 +138,7 @@ async def claim(
             await session.execute(_LOCK_AND_KEY, {"lock_id": lock_id, "key_hash": key_hash})
         ).one()
         locked = found.locked
-        auth.prefetched(session, key_hash, found)
+        request.state.key_lookup = auth.looked_up(key_hash, found)
     if not locked:
         error = errors.IdempotencyRequestInProgress(
             "The first request with this Idempotency-Key has not finished; retry in a moment."
@@ -173,9 +173,10 @@ async def save(
     now: datetime,
     ttl: timedelta,
     shown_once: tuple[str, ...],
+    outbox: sql.Outbox,
 ) -> None:
-    """Record `response` for replays of the claimed key, together with the events the
-    request held back (`sql.defer`): one statement. The secrets in its `shown_once` fields
+    """Record `response` for replays of the claimed key, together with the rows the
+    request held back (`outbox`): one statement. The secrets in its `shown_once` fields
     are not recorded: a replay has them null."""
     headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
     record = {
@@ -189,7 +190,7 @@ async def save(
         "response_body": secrecy.without(bytes(response.body), shown_once),
         "expires_at": now + ttl,
     }
-    await sql.write_deferred(session, (_SAVE, record))
+    await outbox.write(session, (_SAVE, record))
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> int:

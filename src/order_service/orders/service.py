@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service.auth.service import Actor
+from order_service.context import Context
 from order_service.events import service as events
 from order_service.kit import errors, money, sql, timestamps
 from order_service.kit.ids import new_id
@@ -98,27 +97,14 @@ class NewOrder:
         return int(self.fields["number"])
 
 
-async def publish(
-    session: AsyncSession,
-    type_: str,
-    order: Order,
-    now: datetime,
-    settings: Settings,
-    **extra: Any,
-) -> None:
+async def publish(ctx: Context, type_: str, order: Order, **extra: Any) -> None:
     await events.emit(
-        session, type_, order_id=order.id, data=event_data(order, now, settings, **extra), now=now
+        ctx, type_, order_id=order.id, data=event_data(order, ctx.now, ctx.settings, **extra)
     )
 
 
 async def emit_restock(
-    session: AsyncSession,
-    order: Order,
-    restocked: list[tuple[LineItem, int]],
-    source: str,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, order: Order, restocked: list[tuple[LineItem, int]], source: str
 ) -> None:
     """Tell the inventory service which units went back to stock, and why."""
     items = [
@@ -127,25 +113,17 @@ async def emit_restock(
     ]
     summary = ", ".join(f"{i['quantity']} x {i['sku']}" for i in items)
     await timeline.record(
-        session, order.id, "order.restock", f"Restocked {summary} ({source}).", actor, now,
+        ctx, order.id, "order.restock", f"Restocked {summary} ({source}).",
         {"items": items, "source": source},
     )  # fmt: skip
-    await publish(
-        session, "order.restock", order, now, settings, restock={"items": items, "source": source}
-    )
+    await publish(ctx, "order.restock", order, restock={"items": items, "source": source})
 
 
 async def create_order(
-    session: AsyncSession,
-    body: OrderCreate,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-    *,
-    reordered_from: Order | None = None,
+    ctx: Context, body: OrderCreate, *, reordered_from: Order | None = None
 ) -> NewOrder:
-    _check_times(body, now)
-    processed_at = min(body.processed_at or now, now)
+    _check_times(body, ctx.now)
+    processed_at = min(body.processed_at or ctx.now, ctx.now)
     totals = policy.compute_totals(
         ((li.quantity, li.unit_price) for li in body.line_items),
         (s.price for s in body.shipping_lines),
@@ -197,7 +175,7 @@ async def create_order(
         "source_name": body.source_name,
         "processed_at": processed_at,
         "estimated_dispatch_date": body.estimated_dispatch_date
-        or policy.estimated_dispatch_date(processed_at, settings.handling_days),
+        or policy.estimated_dispatch_date(processed_at, ctx.settings.handling_days),
         "delivered_at": None,
         "cancelled_at": None,
         "cancel_reason": None,
@@ -207,8 +185,8 @@ async def create_order(
         "archived_at": None,
         "closed_at": None,
         "version": 1,
-        "created_at": now,
-        "updated_at": now,
+        "created_at": ctx.now,
+        "updated_at": ctx.now,
     }
     lines = [
         {
@@ -259,7 +237,7 @@ async def create_order(
             "currency": body.currency,
             "gateway": payment_gateway,
             "reference": body.payment.reference,
-            "created_at": now,
+            "created_at": ctx.now,
         }
     placed = timeline.entry(
         order_id,
@@ -267,8 +245,8 @@ async def create_order(
         f"Order placed: {len(body.line_items)} line(s), "
         f"total {money.display(totals.total, body.currency)}"
         + (f", reordering #{reordered_from.number}." if reordered_from else "."),
-        actor,
-        now,
+        ctx.actor,
+        ctx.now,
         {
             "total": totals.total,
             "financial_status": order["financial_status"],
@@ -279,19 +257,15 @@ async def create_order(
     # (`order_service.kit.sql`) rather than the unit of work's four: on the busiest write path
     # the ORM flush, and then each round trip, cost more CPU than the rest of the request.
     order["number"] = await sql.insert_together(
-        session,
+        ctx.session,
         (_INSERT_ORDER, order),
         (_INSERT_LINE_ITEMS, lines),
         (_INSERT_TRANSACTION, [payment] if payment else []),
         (timeline.INSERT, [placed]),
     )
-    created = NewOrder(order_fields(order, lines, now, settings))
+    created = NewOrder(order_fields(order, lines, ctx.now, ctx.settings))
     await events.emit(
-        session,
-        "order.created",
-        order_id=order_id,
-        data=_payload(created.fields, settings),  # serialised as the response is
-        now=now,
+        ctx, "order.created", order_id=order_id, data=_payload(created.fields, ctx.settings)
     )
     return created
 
@@ -390,15 +364,9 @@ def _transaction_amount(order: Order, body: TransactionCreate) -> int:
 
 
 async def record_transaction(
-    session: AsyncSession,
-    order_id: str,
-    body: TransactionCreate,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, order_id: str, body: TransactionCreate, if_match: int | None
 ) -> tuple[PaymentTransaction, Order]:
-    order = await repository.get(session, order_id, lock=True)
+    order = await repository.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
     succeeded = body.status == "success"
     amount = _transaction_amount(order, body) if succeeded else (body.amount or 0)
@@ -415,23 +383,21 @@ async def record_transaction(
         gateway=body.gateway or order.payment_gateway,
         reference=body.reference,
         error_message=body.error_message,
-        created_at=now,
+        created_at=ctx.now,
     )
-    session.add(transaction)
+    ctx.session.add(transaction)
     before = order.financial_status
     if succeeded:
         _apply_payment(order, body.kind.value, amount, body.fee or 0)
         if body.gateway and not order.payment_gateway:
             order.payment_gateway = body.gateway
-        touch(order, now)
+        touch(order, ctx.now)
     await timeline.record(
-        session,
+        ctx,
         order.id,
         f"transaction.{body.kind.value}",
         f"Payment {body.kind.value} of {money.display(amount, order.currency)} "
         + ("succeeded." if succeeded else f"failed: {body.error_message or 'no reason given'}."),
-        actor,
-        now,
         {
             "transaction_id": transaction.id,
             "status": body.status,
@@ -441,21 +407,15 @@ async def record_transaction(
         },
     )
     if succeeded:
-        await publish(session, "order.updated", order, now, settings, changes=["financial_status"])
-    await session.flush()
+        await publish(ctx, "order.updated", order, changes=["financial_status"])
+    await ctx.session.flush()
     return transaction, order
 
 
 async def update_order(
-    session: AsyncSession,
-    order_id: str,
-    body: OrderUpdate,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, order_id: str, body: OrderUpdate, if_match: int | None
 ) -> Order:
-    order = await repository.get(session, order_id, lock=True)
+    order = await repository.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
     changes: dict[str, dict[str, Any]] = {}
     fields = body.model_fields_set
@@ -478,84 +438,56 @@ async def update_order(
             order.shipping_address = address
     if not changes:
         return order
-    touch(order, now)
+    touch(order, ctx.now)
     await timeline.record(
-        session,
-        order.id,
-        "order.updated",
-        f"Updated {', '.join(changes)}.",
-        actor,
-        now,
-        {"changes": changes},
+        ctx, order.id, "order.updated", f"Updated {', '.join(changes)}.", {"changes": changes}
     )
-    await publish(session, "order.updated", order, now, settings, changes=sorted(changes))
-    await session.flush()
+    await publish(ctx, "order.updated", order, changes=sorted(changes))
+    await ctx.session.flush()
     return order
 
 
-async def set_archived(
-    session: AsyncSession,
-    order_id: str,
-    archived: bool,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> Order:
+async def set_archived(ctx: Context, order_id: str, archived: bool, if_match: int | None) -> Order:
     """Archive (an open order becomes `closed`) or unarchive (a closed one reopens);
     asking for the state the order is already in changes nothing."""
-    order = await repository.get(session, order_id, lock=True)
+    order = await repository.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
     if (order.archived_at is not None) == archived:
         return order
-    order.archived_at = now if archived else None
+    order.archived_at = ctx.now if archived else None
     if archived and order.status == "open":
-        order.status, order.closed_at = "closed", now
+        order.status, order.closed_at = "closed", ctx.now
     elif not archived and order.status == "closed":
         order.status, order.closed_at = "open", None
-    touch(order, now)
+    touch(order, ctx.now)
     action = "order.archived" if archived else "order.unarchived"
-    await timeline.record(
-        session, order.id, action, "Archived." if archived else "Unarchived.", actor, now
-    )
+    await timeline.record(ctx, order.id, action, "Archived." if archived else "Unarchived.")
     if archived:
-        await publish(session, "order.archived", order, now, settings)
+        await publish(ctx, "order.archived", order)
     else:
-        await publish(session, "order.updated", order, now, settings, changes=["archived_at"])
-    await session.flush()
+        await publish(ctx, "order.updated", order, changes=["archived_at"])
+    await ctx.session.flush()
     return order
 
 
-async def delete_order(
-    session: AsyncSession,
-    order_id: str,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> None:
-    order = await repository.get(session, order_id, lock=True)
+async def delete_order(ctx: Context, order_id: str, if_match: int | None) -> None:
+    order = await repository.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
     if order.total_paid > 0 or order.total_authorized > 0:
         raise errors.OrderHasPayments(
             f"Order #{order.number} has payments authorised or captured; archive it instead.",
         )
-    data = event_data(order, now, settings, deleted_by={"name": actor.name, "role": actor.role})
-    await session.execute(delete(Order).where(Order.id == order.id))
-    await events.emit(session, "order.deleted", order_id=order.id, data=data, now=now)
+    data = event_data(
+        order, ctx.now, ctx.settings, deleted_by={"name": ctx.actor.name, "role": ctx.actor.role}
+    )
+    await ctx.session.execute(delete(Order).where(Order.id == order.id))
+    await events.emit(ctx, "order.deleted", order_id=order.id, data=data)
 
 
-async def reorder(
-    session: AsyncSession,
-    order_id: str,
-    body: ReorderRequest,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> NewOrder:
+async def reorder(ctx: Context, order_id: str, body: ReorderRequest) -> NewOrder:
     """A new open order with the same items, prices, addresses and shipping, linked both
     ways — how an accidental cancellation turns back into a sale."""
-    source = await repository.get(session, order_id, lock=True)
+    source = await repository.get(ctx.session, order_id, lock=True)
     draft = OrderCreate(
         customer=Customer(
             id=source.customer_id, email=source.customer_email, name=source.customer_name
@@ -585,18 +517,16 @@ async def reorder(
         tags=list(source.tags),
         source_name=source.source_name,
     )
-    order = await create_order(session, draft, actor, now, settings, reordered_from=source)
+    order = await create_order(ctx, draft, reordered_from=source)
     source.reorder_ids = [*source.reorder_ids, order.id]
-    touch(source, now)
+    touch(source, ctx.now)
     await timeline.record(
-        session,
+        ctx,
         source.id,
         "order.reordered",
         f"Reordered as #{order.number}.",
-        actor,
-        now,
         {"reorder_id": order.id},
     )
-    await publish(session, "order.updated", source, now, settings, changes=["reorder_ids"])
-    await session.flush()
+    await publish(ctx, "order.updated", source, changes=["reorder_ids"])
+    await ctx.session.flush()
     return order

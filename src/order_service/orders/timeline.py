@@ -8,7 +8,8 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service.auth.service import SYSTEM, Actor
+from order_service.auth.actor import SYSTEM, Actor
+from order_service.context import Context
 from order_service.kit import sql
 from order_service.kit.pagination import Page, PageRequest
 from order_service.orders.models import TimelineEntry
@@ -18,20 +19,10 @@ INSERT = sql.Insert(cast(Table, TimelineEntry.__table__))
 
 
 async def record(
-    session: AsyncSession,
-    order_id: str,
-    action: str,
-    message: str,
-    actor: Actor,
-    now: datetime,
-    data: dict[str, Any] | None = None,
+    ctx: Context, order_id: str, action: str, message: str, data: dict[str, Any] | None = None
 ) -> None:
-    """Add an entry, in the session's transaction: held for the request's last statement
-    where the session defers (`sql.defer`), else inserted at once; entries keep the order
-    they were recorded in either way."""
-    row = entry(order_id, action, message, actor, now, data)
-    if not sql.hold(session, "timeline", INSERT, row):
-        await INSERT.execute(session, row)
+    """Add an entry by `ctx.actor` at `ctx.now`, in its unit of work (`Context.insert`)."""
+    await ctx.insert("timeline", INSERT, entry(order_id, action, message, ctx.actor, ctx.now, data))
 
 
 def entry(

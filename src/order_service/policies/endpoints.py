@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from order_service.http.context import AnyActor, SettingsDep
+from order_service.http.context import AnyContext
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors, times
@@ -84,6 +84,6 @@ The cancellation and refund policy in force — the numbers this service enforce
 show customers as they are. Roles: any.
 """,
 )
-async def get_policies(_: AnyActor, settings: SettingsDep) -> Policies:
+async def get_policies(ctx: AnyContext) -> Policies:
     """The policies in force"""
-    return policies(settings)
+    return policies(ctx.settings)
