@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import pydantic_core
-from sqlalchemy import inspect
 
 from order_service.cancellations import policy as cancellation
 from order_service.kit import money
@@ -25,21 +24,13 @@ class Row(Protocol):
 
 
 class _Attributes:
-    """An ORM object's loaded values (`InstanceState.dict`), read as a row: a dictionary
-    lookup rather than an instrumented attribute's for each of an order's sixty-odd values.
-    A value not loaded is read through the attribute, as ever."""
-
-    __slots__ = ("obj", "values")
+    __slots__ = ("obj",)
 
     def __init__(self, obj: object) -> None:
         self.obj = obj
-        self.values = inspect(obj).dict
 
     def __getitem__(self, column: str) -> Any:
-        try:
-            return self.values[column]
-        except KeyError:
-            return getattr(self.obj, column)
+        return getattr(self.obj, column)
 
 
 def cancellation_state(order: Order) -> cancellation.OrderState:
