@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service.context import Context
-from order_service.events import service as events
+from order_service.events import repository as events
 from order_service.events.models import Event
 from order_service.kit.ids import new_id
 from order_service.kit.pagination import Page, PageRequest
@@ -231,7 +231,7 @@ async def list_deliveries(
 async def redeliver(ctx: Context, event_id: str, endpoint_id: str | None) -> list[WebhookDelivery]:
     """Queue the event again (same `webhook-id`) for one endpoint or every enabled subscriber,
     whatever happened to earlier deliveries. Attempts already made stay listed."""
-    event = await events.get_event(ctx.session, event_id, lock=True)
+    event = await events.get(ctx.session, event_id, lock=True)
     targets = await repository.endpoints_for_redelivery(ctx.session, event.type, endpoint_id)
     if endpoint_id is not None and not targets[0].enabled:
         raise errors.WebhookEndpointDisabled(
