@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service.context import Context
@@ -51,11 +50,6 @@ def signed_message(
         body=body,
         headers=signing.headers(secrets, msg_id, int(now.timestamp()), body),
     )
-
-
-async def notify(session: AsyncSession) -> None:
-    """Wake the dispatchers once this transaction commits (never if it rolls back)."""
-    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
 def new_delivery(endpoint_id: str, event: Event, now: datetime) -> WebhookDelivery:
@@ -123,7 +117,7 @@ async def update_endpoint(
         endpoint.disabled_at = None if endpoint.enabled else ctx.now
         endpoint.failing_since = None
         if endpoint.enabled:
-            await notify(ctx.session)  # its pending deliveries can go now
+            await repository.notify(ctx.session)  # its pending deliveries can go now
     endpoint.updated_at = ctx.now
     await ctx.session.flush()
     return endpoint
@@ -256,7 +250,7 @@ async def redeliver(ctx: Context, event_id: str, endpoint_id: str | None) -> lis
             delivery.delivered_at = None
             delivery.updated_at = ctx.now
     await ctx.session.flush()
-    await notify(ctx.session)
+    await repository.notify(ctx.session)
     wanted = {e.id for e in targets}
     return [
         d
