@@ -43,7 +43,7 @@ async def create_api_key(body: ApiKeyCreate, ctx: AdminContext) -> ApiKeyCreated
 )
 async def list_api_keys(page: PageDep, ctx: AdminContext) -> ApiKeyList:
     """List API keys"""
-    result = await service.list_keys(ctx.session, page=page)
+    result = await service.list_keys(ctx, page=page)
     return ApiKeyList(
         data=[ApiKeyOut.model_validate(k) for k in result.items], next_cursor=result.next_cursor
     )

@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, status
 
 from order_service.events import service
-from order_service.events.models import Event
 from order_service.events.schemas import EventList, EventOut
 from order_service.events.service import TOPICS
 from order_service.http.context import OpsContext, PageDep
@@ -20,16 +19,6 @@ router = APIRouter(prefix="/v1/events", tags=["events"], route_class=Transaction
 
 AUTH = (errors.Unauthenticated, errors.Forbidden)
 Topic = Literal[TOPICS]  # type: ignore[valid-type]
-
-
-def event_out(event: Event) -> EventOut:
-    return EventOut(
-        id=event.id,
-        type=event.type,
-        order_id=event.order_id,
-        timestamp=event.created_at,
-        data=event.data,
-    )
 
 
 @router.get(
@@ -49,8 +38,7 @@ async def list_events(
     order_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> EventList:
     """List events"""
-    result = await service.list_events(ctx.session, type_=type, order_id=order_id, page=page)
-    return EventList(data=[event_out(e) for e in result.items], next_cursor=result.next_cursor)
+    return await service.list_events(ctx, type_=type, order_id=order_id, page=page)
 
 
 @router.get(
@@ -61,7 +49,7 @@ async def list_events(
 )
 async def get_event(event_id: str, ctx: OpsContext) -> EventOut:
     """Get an event"""
-    return event_out(await service.get_event(ctx.session, event_id))
+    return await service.get_event(ctx, event_id)
 
 
 @router.post(

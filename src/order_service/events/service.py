@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
 from order_service.context import Context
+from order_service.events import repository
 from order_service.events.models import Event
-from order_service.kit import errors, metrics, sql
+from order_service.events.schemas import EventList, EventOut
+from order_service.kit import metrics
 from order_service.kit.ids import new_id
-from order_service.kit.pagination import Page, PageRequest
+from order_service.kit.pagination import PageRequest
 from order_service.webhooks.repository import fan_out
 
 TOPICS = (
@@ -31,13 +30,6 @@ TOPICS = (
     "refund.failed",
 )
 
-# One INSERT for all of a request's events, so their sequence numbers follow the order they
-# were emitted in (separate data-modifying CTEs would run in no set order); `fan_out` sends
-# them to the webhook endpoints.
-_INSERT = sql.Insert(
-    cast(Table, Event.__table__), returning=("id", "type", "order_id", "sequence", "created_at")
-)
-
 
 async def emit(ctx: Context, type_: str, *, order_id: str | None, data: dict[str, Any]) -> str:
     """Write one event and its webhook deliveries, in one statement (as an insert, a lookup
@@ -48,30 +40,26 @@ async def emit(ctx: Context, type_: str, *, order_id: str | None, data: dict[str
     event_id = new_id("evt")
     row = {"id": event_id, "type": type_, "order_id": order_id, "data": data, "created_at": ctx.now}
     metrics.on_commit(ctx.session, metrics.EVENTS, type=type_)
-    await ctx.insert("event", _INSERT, row, fan_out)
+    await ctx.insert("event", repository.INSERT, row, fan_out)
     return event_id
 
 
-async def list_events(
-    session: AsyncSession, *, type_: str | None, order_id: str | None, page: PageRequest
-) -> Page[Event]:
-    query = select(Event).order_by(Event.sequence.desc())
-    if type_:
-        query = query.where(Event.type == type_)
-    if order_id:
-        query = query.where(Event.order_id == order_id)
-    if page.cursor:
-        (before,) = page.position(int)
-        query = query.where(Event.sequence < before)
-    return await page.fetch(session, query, lambda e: e.sequence)
-
-
-async def get_event(session: AsyncSession, event_id: str, *, lock: bool = False) -> Event:
-    """With `lock`, the event stays until the transaction ends: retention skips an event
-    locked so, and a change waiting for retention's lock finds the event gone (404)."""
-    event = await session.get(
-        Event, event_id, with_for_update={"read": True, "key_share": True} if lock else None
+def event_out(event: Event) -> EventOut:
+    return EventOut(
+        id=event.id,
+        type=event.type,
+        order_id=event.order_id,
+        timestamp=event.created_at,
+        data=event.data,
     )
-    if event is None:
-        raise errors.NotFound(f"No event with id {event_id}")
-    return event
+
+
+async def list_events(
+    ctx: Context, *, type_: str | None, order_id: str | None, page: PageRequest
+) -> EventList:
+    result = await repository.list_events(ctx.session, type_=type_, order_id=order_id, page=page)
+    return EventList(data=[event_out(e) for e in result.items], next_cursor=result.next_cursor)
+
+
+async def get_event(ctx: Context, event_id: str) -> EventOut:
+    return event_out(await repository.get(ctx.session, event_id))

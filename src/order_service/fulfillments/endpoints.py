@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from order_service.fulfillments import errors, repository, service
-from order_service.fulfillments.models import Fulfillment
+from order_service.fulfillments import errors, service
 from order_service.fulfillments.schemas import (
     FulfillmentCreate,
     FulfillmentList,
@@ -21,8 +20,6 @@ from order_service.http.context import (
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors as common
-from order_service.orders import repository as orders
-from order_service.orders.models import Order
 
 order_router = APIRouter(prefix="/v1/orders", tags=["fulfillments"], route_class=TransactionalRoute)
 router = APIRouter(prefix="/v1/fulfillments", tags=["fulfillments"], route_class=TransactionalRoute)
@@ -42,9 +39,9 @@ the order's version, and `If-Match` on these operations is checked against it (4
 `precondition_failed` when stale)."""
 
 
-def _send(response: Response, fulfillment: Fulfillment, order: Order) -> FulfillmentOut:
-    response.headers["ETag"] = etag(order.version)
-    return service.fulfillment_out(fulfillment)
+def _send(response: Response, order_version: int, fulfillment: FulfillmentOut) -> FulfillmentOut:
+    response.headers["ETag"] = etag(order_version)
+    return fulfillment
 
 
 @order_router.post(
@@ -97,7 +94,7 @@ async def create_fulfillment(
     """Fulfil units of an order"""
     fulfillment, order = await service.create(ctx, order_id, body, if_match)
     response.headers["Location"] = f"/v1/fulfillments/{fulfillment.id}"
-    return _send(response, fulfillment, order)
+    return _send(response, order.version, service.fulfillment_out(fulfillment))
 
 
 @order_router.get(
@@ -113,11 +110,7 @@ order page. Roles: any.
 )
 async def list_fulfillments(order_id: str, page: PageDep, ctx: AnyContext) -> FulfillmentList:
     """List an order's fulfilments"""
-    await orders.get(ctx.session, order_id)
-    result = await repository.list_for_order(ctx.session, order_id, page=page)
-    return FulfillmentList(
-        data=[service.fulfillment_out(f) for f in result.items], next_cursor=result.next_cursor
-    )
+    return await service.list_for_order(ctx, order_id, page)
 
 
 @router.get(
@@ -133,8 +126,8 @@ async def get_fulfillment(
     fulfillment_id: str, response: Response, ctx: AnyContext
 ) -> FulfillmentOut:
     """Get a fulfilment"""
-    fulfillment, order = await service.get(ctx.session, fulfillment_id)
-    return _send(response, fulfillment, order)
+    fulfillment, order = await service.get(ctx, fulfillment_id)
+    return _send(response, order.version, service.fulfillment_out(fulfillment))
 
 
 @router.patch(
@@ -161,7 +154,7 @@ async def update_fulfillment(
 ) -> FulfillmentOut:
     """Correct tracking or ship a pending fulfilment"""
     fulfillment, order = await service.update(ctx, fulfillment_id, body, if_match)
-    return _send(response, fulfillment, order)
+    return _send(response, order.version, service.fulfillment_out(fulfillment))
 
 
 @router.post(
@@ -182,7 +175,7 @@ async def cancel_fulfillment(
 ) -> FulfillmentOut:
     """Cancel a fulfilment"""
     fulfillment, order = await service.cancel(ctx, fulfillment_id, if_match)
-    return _send(response, fulfillment, order)
+    return _send(response, order.version, service.fulfillment_out(fulfillment))
 
 
 @router.post(
@@ -235,4 +228,4 @@ async def add_tracking_event(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return _send(response, fulfillment, order)
+    return _send(response, order.version, service.fulfillment_out(fulfillment))

@@ -16,6 +16,7 @@ from order_service.fulfillments.models import Fulfillment, FulfillmentLine, Trac
 from order_service.fulfillments.schemas import (
     FulfillmentCreate,
     FulfillmentLineOut,
+    FulfillmentList,
     FulfillmentOut,
     FulfillmentUpdate,
     ShipmentStatus,
@@ -25,6 +26,7 @@ from order_service.fulfillments.schemas import (
 from order_service.kit import errors as common
 from order_service.kit import times, timestamps
 from order_service.kit.ids import new_id
+from order_service.kit.pagination import PageRequest
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order
@@ -518,6 +520,15 @@ async def add_tracking_event(
     return fulfillment, order, event, True
 
 
-async def get(session: AsyncSession, fulfillment_id: str) -> tuple[Fulfillment, Order]:
-    fulfillment = await repository.get(session, fulfillment_id)
-    return fulfillment, await orders.get(session, fulfillment.order_id)
+async def get(ctx: Context, fulfillment_id: str) -> tuple[Fulfillment, Order]:
+    fulfillment = await repository.get(ctx.session, fulfillment_id)
+    return fulfillment, await orders.get(ctx.session, fulfillment.order_id)
+
+
+async def list_for_order(ctx: Context, order_id: str, page: PageRequest) -> FulfillmentList:
+    """The order's fulfilments, oldest first (404 when there is no such order)."""
+    await orders.get(ctx.session, order_id)
+    result = await repository.list_for_order(ctx.session, order_id, page=page)
+    return FulfillmentList(
+        data=[fulfillment_out(f) for f in result.items], next_cursor=result.next_cursor
+    )

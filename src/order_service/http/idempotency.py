@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import Request
 from starlette.responses import Response
 
+from order_service.auth import repository as keys
 from order_service.auth import service as auth
 from order_service.kit import errors, secrecy, sql
 from order_service.kit.db import Base
@@ -63,7 +64,7 @@ class IdempotencyRecord(Base):
 _LOCK = select(
     func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)).label("locked")
 )
-_LOCK_AND_KEY = auth.with_key_lookup(_LOCK)
+_LOCK_AND_KEY = keys.with_key_lookup(_LOCK)
 # Core statements on the table (every POST runs them): SQLAlchemy's ORM layer for a
 # statement naming mapped attributes costs more than the rest of its execution.
 _RECORDS = cast(Table, IdempotencyRecord.__table__)
@@ -138,7 +139,7 @@ async def claim(
             await session.execute(_LOCK_AND_KEY, {"lock_id": lock_id, "key_hash": key_hash})
         ).one()
         locked = found.locked
-        request.state.key_lookup = auth.looked_up(key_hash, found)
+        request.state.key_lookup = keys.looked_up(key_hash, found)
     if not locked:
         error = errors.IdempotencyRequestInProgress(
             "The first request with this Idempotency-Key has not finished; retry in a moment."

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import pydantic_core
@@ -19,9 +18,8 @@ from order_service.http.routing import TransactionalRoute, one_statement_read
 from order_service.kit import errors
 from order_service.kit.db import BIGINT_MAX
 from order_service.kit.schema_types import Email, UtcDatetime
-from order_service.orders import repository, service, timeline
+from order_service.orders import service
 from order_service.orders.examples import CREATE_EXAMPLE, ORDER_EXAMPLE
-from order_service.orders.models import Order
 from order_service.orders.presenter import order_fields, order_out, order_page_json
 from order_service.orders.schemas import (
     SEARCH_HELP,
@@ -39,7 +37,6 @@ from order_service.orders.schemas import (
     TransactionOut,
     TransactionResult,
 )
-from order_service.settings import Settings
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=TransactionalRoute)
 
@@ -55,9 +52,9 @@ MUTATION = (
 ORDER_RESPONSE = {"content": {"application/json": {"example": ORDER_EXAMPLE}}}
 
 
-def _send(response: Response, order: Order, now: datetime, settings: Settings) -> OrderOut:
+def _send(response: Response, order: OrderOut) -> OrderOut:
     response.headers["ETag"] = etag(order.version)
-    return order_out(order, now, settings)
+    return order
 
 
 def _created(order: service.NewOrder) -> Response:
@@ -155,9 +152,9 @@ async def list_orders(
     archived: bool = False,
 ) -> Response:
     """List orders"""
-    result = await repository.list_orders(
-        ctx.session,
-        repository.OrderFilters(
+    result = await service.list_orders(
+        ctx,
+        service.OrderFilters(
             status=status,
             financial_status=financial_status,
             fulfillment_status=fulfillment_status,
@@ -187,7 +184,7 @@ as `If-Match` on a change to be refused (412) rather than overwrite someone else
 @one_statement_read
 async def get_order(order_id: str, ctx: AnyContext) -> Response:
     """Get an order"""
-    order, lines = await repository.read(ctx.session, order_id)
+    order, lines = await service.read(ctx, order_id)
     # Serialised here from the rows, as the list and a new order are (`order_fields`).
     return Response(
         pydantic_core.to_json(order_fields(order, lines, ctx.now, ctx.settings)),
@@ -213,7 +210,7 @@ async def update_order(
 ) -> OrderOut:
     """Update an order's note, tags or shipping address"""
     order = await service.update_order(ctx, order_id, body, if_match)
-    return _send(response, order, ctx.now, ctx.settings)
+    return _send(response, order_out(order, ctx.now, ctx.settings))
 
 
 @router.delete(
@@ -250,7 +247,7 @@ async def archive_order(
 ) -> OrderOut:
     """Archive an order"""
     order = await service.set_archived(ctx, order_id, True, if_match)
-    return _send(response, order, ctx.now, ctx.settings)
+    return _send(response, order_out(order, ctx.now, ctx.settings))
 
 
 @router.post(
@@ -268,7 +265,7 @@ async def unarchive_order(
 ) -> OrderOut:
     """Unarchive an order"""
     order = await service.set_archived(ctx, order_id, False, if_match)
-    return _send(response, order, ctx.now, ctx.settings)
+    return _send(response, order_out(order, ctx.now, ctx.settings))
 
 
 @router.post(
@@ -311,7 +308,7 @@ async def create_transaction(
     transaction, order = await service.record_transaction(ctx, order_id, body, if_match)
     return TransactionResult(
         transaction=TransactionOut.model_validate(transaction),
-        order=_send(response, order, ctx.now, ctx.settings),
+        order=_send(response, order_out(order, ctx.now, ctx.settings)),
     )
 
 
@@ -327,11 +324,7 @@ cancellation, refunds, fulfilments — with who made it (API key id, name and ro
 )
 async def order_timeline(order_id: str, page: PageDep, ctx: OpsContext) -> TimelineList:
     """Read an order's timeline"""
-    await repository.get(ctx.session, order_id)
-    result = await timeline.list_entries(ctx.session, order_id, page=page)
-    return TimelineList(
-        data=[timeline.entry_out(e) for e in result.items], next_cursor=result.next_cursor
-    )
+    return await service.timeline_page(ctx, order_id, page)
 
 
 @router.post(

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
-
-from sqlalchemy import Table, delete
+from typing import Any
 
 from order_service.context import Context
 from order_service.events import service as events
-from order_service.kit import errors, money, sql, timestamps
+from order_service.kit import errors, money, timestamps
 from order_service.kit.ids import new_id
+from order_service.kit.pagination import Page, PageRequest
 from order_service.orders import policy, repository, timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
 from order_service.orders.presenter import order_fields, order_json
@@ -23,6 +22,7 @@ from order_service.orders.schemas import (
     OrderUpdate,
     PaymentStatus,
     ReorderRequest,
+    TimelineList,
     TransactionCreate,
     TransactionKind,
 )
@@ -253,26 +253,14 @@ async def create_order(
             "reordered_from_id": reordered_from.id if reordered_from else None,
         },
     )
-    # The order, its lines, its payment and its timeline entry are one statement
-    # (`order_service.kit.sql`) rather than the unit of work's four: on the busiest write path
-    # the ORM flush, and then each round trip, cost more CPU than the rest of the request.
-    order["number"] = await sql.insert_together(
-        ctx.session,
-        (_INSERT_ORDER, order),
-        (_INSERT_LINE_ITEMS, lines),
-        (_INSERT_TRANSACTION, [payment] if payment else []),
-        (timeline.INSERT, [placed]),
+    order["number"] = await repository.insert(
+        ctx.session, order, lines, [payment] if payment else [], [placed]
     )
     created = NewOrder(order_fields(order, lines, ctx.now, ctx.settings))
     await events.emit(
         ctx, "order.created", order_id=order_id, data=_payload(created.fields, ctx.settings)
     )
     return created
-
-
-_INSERT_ORDER = sql.Insert(cast(Table, Order.__table__), returning=("number",))
-_INSERT_LINE_ITEMS = sql.Insert(cast(Table, LineItem.__table__))
-_INSERT_TRANSACTION = sql.Insert(cast(Table, PaymentTransaction.__table__))
 
 
 def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> None:
@@ -480,7 +468,7 @@ async def delete_order(ctx: Context, order_id: str, if_match: int | None) -> Non
     data = event_data(
         order, ctx.now, ctx.settings, deleted_by={"name": ctx.actor.name, "role": ctx.actor.role}
     )
-    await ctx.session.execute(delete(Order).where(Order.id == order.id))
+    await repository.delete_order(ctx.session, order.id)
     await events.emit(ctx, "order.deleted", order_id=order.id, data=data)
 
 
@@ -530,3 +518,27 @@ async def reorder(ctx: Context, order_id: str, body: ReorderRequest) -> NewOrder
     await publish(ctx, "order.updated", source, changes=["reorder_ids"])
     await ctx.session.flush()
     return order
+
+
+OrderFilters = repository.OrderFilters
+
+
+async def list_orders(
+    ctx: Context, filters: OrderFilters, *, page: PageRequest
+) -> Page[tuple[Any, list[Any]]]:
+    """A page of orders, each its row and its line items' rows (`order_page_json`)."""
+    return await repository.list_orders(ctx.session, filters, page=page)
+
+
+async def read(ctx: Context, order_id: str) -> tuple[Any, list[Any]]:
+    """The order's row and its line items' rows, in one statement (`order_fields`)."""
+    return await repository.read(ctx.session, order_id)
+
+
+async def timeline_page(ctx: Context, order_id: str, page: PageRequest) -> TimelineList:
+    """The order's timeline, oldest first (404 when there is no such order)."""
+    await repository.get(ctx.session, order_id)
+    result = await repository.timeline(ctx.session, order_id, page=page)
+    return TimelineList(
+        data=[timeline.entry_out(e) for e in result.items], next_cursor=result.next_cursor
+    )

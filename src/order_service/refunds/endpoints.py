@@ -14,7 +14,6 @@ from order_service.http.context import (
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors
-from order_service.orders import repository as orders
 from order_service.refunds import errors as refund_errors
 from order_service.refunds import service
 from order_service.refunds.schemas import (
@@ -122,11 +121,7 @@ async def create_refund(
 )
 async def list_order_refunds(order_id: str, page: PageDep, ctx: AnyContext) -> RefundList:
     """List an order's refunds"""
-    order = await orders.get(ctx.session, order_id)
-    result = await service.list_refunds(ctx.session, order_id=order_id, status=None, page=page)
-    return RefundList(
-        data=[service.refund_out(r, order) for r in result.items], next_cursor=result.next_cursor
-    )
+    return await service.order_refunds(ctx, order_id, page)
 
 
 @router.get(
@@ -145,11 +140,7 @@ async def list_refunds(
     order_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> RefundList:
     """List refunds"""
-    result = await service.list_refunds(ctx.session, order_id=order_id, status=status, page=page)
-    lines = await service.line_lookup(ctx.session, result.items)
-    return RefundList(
-        data=[service.refund_out(r, lines) for r in result.items], next_cursor=result.next_cursor
-    )
+    return await service.list_refunds(ctx, order_id=order_id, status=status, page=page)
 
 
 @router.get(
@@ -161,8 +152,7 @@ async def list_refunds(
 )
 async def get_refund(refund_id: str, ctx: AnyContext) -> RefundOut:
     """Get a refund"""
-    refund = await service.get_refund(ctx.session, refund_id)
-    return service.refund_out(refund, await service.line_lookup(ctx.session, [refund]))
+    return await service.get_refund(ctx, refund_id)
 
 
 @router.post(

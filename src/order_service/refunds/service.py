@@ -6,26 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, assert_never, cast
-
-from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from typing import Any, assert_never
 
 from order_service.auth.actor import Actor
 from order_service.context import Context
 from order_service.fulfillments import service as fulfillments
 from order_service.fulfillments.models import Fulfillment
-from order_service.kit import metrics, money, sql, times
+from order_service.kit import metrics, money, times
 from order_service.kit.errors import DomainError
 from order_service.kit.ids import new_id
-from order_service.kit.pagination import Page, PageRequest
+from order_service.kit.pagination import PageRequest
 from order_service.orders import policy as order_policy
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
 from order_service.orders.service import check_version, emit_restock, publish, touch
-from order_service.refunds import errors, policy
+from order_service.refunds import errors, policy, repository
 from order_service.refunds.models import Refund, RefundLineItem
 from order_service.refunds.policy import RefundRefusal
 from order_service.refunds.schemas import (
@@ -33,6 +29,7 @@ from order_service.refunds.schemas import (
     LinePreview,
     RefundCreate,
     RefundLineOut,
+    RefundList,
     RefundOut,
     RefundPreview,
     RefundSettle,
@@ -269,21 +266,17 @@ async def record_refund(
     return refund
 
 
-_INSERT = sql.Insert(cast(Table, Refund.__table__))
-_INSERT_LINE = sql.Insert(cast(Table, RefundLineItem.__table__))
-
-
 async def _insert(ctx: Context, row: dict[str, Any], lines: list[dict[str, Any]]) -> None:
     """The refund and its lines, held in the request's outbox for its last statement (the
     ORM's unit of work for them was a fifth of a refund's API CPU), else inserted at once.
     Nothing reads them back before the request ends; the CHECK constraints and the
     one-cancellation index hold either way."""
     if ctx.outbox is None:
-        await sql.insert_together(ctx.session, (_INSERT, row), (_INSERT_LINE, lines))
+        await repository.insert(ctx.session, row, lines)
         return
-    ctx.outbox.hold("refund", _INSERT, row)
+    ctx.outbox.hold("refund", repository.INSERT, row)
     for line in lines:
-        ctx.outbox.hold("refund_lines", _INSERT_LINE, line)
+        ctx.outbox.hold("refund_lines", repository.INSERT_LINE, line)
 
 
 async def create_refund(
@@ -319,22 +312,12 @@ async def create_refund(
     return refund, order
 
 
-async def get_refund(session: AsyncSession, refund_id: str, *, lock: bool = False) -> Refund:
-    query = select(Refund).where(Refund.id == refund_id).options(selectinload(Refund.line_items))
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    refund = await session.scalar(query)
-    if refund is None:
-        raise errors.RefundNotFound(f"No refund with id {refund_id}.")
-    return refund
-
-
 async def settle(ctx: Context, refund_id: str, body: RefundSettle) -> tuple[Refund, Order]:
     """The payments service reports the outcome. Success moves the money from pending to
     refunded; failure releases it (and the units) for another refund."""
-    found = await get_refund(ctx.session, refund_id)
+    found = await repository.get(ctx.session, refund_id)
     order = await orders.get(ctx.session, found.order_id, lock=True)
-    refund = await get_refund(ctx.session, refund_id, lock=True)
+    refund = await repository.get(ctx.session, refund_id, lock=True)
     if refund.status != "pending":
         raise errors.RefundAlreadySettled(
             f"Refund {refund.id} already {refund.status}"
@@ -400,26 +383,28 @@ async def settle(ctx: Context, refund_id: str, body: RefundSettle) -> tuple[Refu
     return refund, order
 
 
+async def get_refund(ctx: Context, refund_id: str) -> RefundOut:
+    refund = await repository.get(ctx.session, refund_id)
+    return refund_out(refund, await repository.lines_of(ctx.session, [refund]))
+
+
 async def list_refunds(
-    session: AsyncSession, *, order_id: str | None, status: str | None, page: PageRequest
-) -> Page[Refund]:
-    query = select(Refund).options(selectinload(Refund.line_items)).order_by(Refund.id.desc())
-    if order_id:
-        query = query.where(Refund.order_id == order_id)
-    if status:
-        query = query.where(Refund.status == status)
-    if page.cursor:
-        (before,) = page.position(str)
-        query = query.where(Refund.id < before)
-    return await page.fetch(session, query, lambda r: r.id)
+    ctx: Context, *, order_id: str | None, status: str | None, page: PageRequest
+) -> RefundList:
+    result = await repository.list_refunds(ctx.session, order_id=order_id, status=status, page=page)
+    lines = await repository.lines_of(ctx.session, result.items)
+    return RefundList(
+        data=[refund_out(r, lines) for r in result.items], next_cursor=result.next_cursor
+    )
 
 
-async def line_lookup(session: AsyncSession, refunds: list[Refund]) -> dict[str, LineItem]:
-    ids = {item.line_item_id for refund in refunds for item in refund.line_items}
-    if not ids:
-        return {}
-    rows = await session.scalars(select(LineItem).where(LineItem.id.in_(ids)))
-    return {line.id: line for line in rows}
+async def order_refunds(ctx: Context, order_id: str, page: PageRequest) -> RefundList:
+    """The order's refunds (404 when there is no such order)."""
+    order = await orders.get(ctx.session, order_id)
+    result = await repository.list_refunds(ctx.session, order_id=order_id, status=None, page=page)
+    return RefundList(
+        data=[refund_out(r, order) for r in result.items], next_cursor=result.next_cursor
+    )
 
 
 def refund_out(refund: Refund, order_or_lines: Order | Mapping[str, LineItem]) -> RefundOut:

@@ -80,7 +80,7 @@ async def cancellation_report(
     accept: AcceptHeader = None,
 ) -> Response:
     """Cancellations report"""
-    report = await service.cancellations(ctx.session, from_, to, period)
+    report = await service.cancellations(ctx, from_, to, period)
     if _wants_csv(accept):
         rows = [
             {"period_start": p.period_start.isoformat(), "reason": reason, "cancelled": count}
@@ -109,7 +109,7 @@ async def refund_report(
     ctx: OpsContext, from_: From = None, to: To = None, accept: AcceptHeader = None
 ) -> Response:
     """Refunds report"""
-    report = await service.refunds(ctx.session, from_, to)
+    report = await service.refunds(ctx, from_, to)
     if _wants_csv(accept):
         return _csv([row.model_dump() for row in report.by_sku], "refunds")
     return JSONResponse(report.model_dump(mode="json", by_alias=True))
@@ -132,7 +132,7 @@ async def fulfillment_report(
     ctx: OpsContext, from_: From = None, to: To = None, accept: AcceptHeader = None
 ) -> Response:
     """Fulfilment report"""
-    report = await service.fulfillment(ctx.session, from_, to)
+    report = await service.fulfillment(ctx, from_, to)
     if _wants_csv(accept):
         rows = [
             {

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service.context import Context
-from order_service.events import service as events
+from order_service.events import repository as events
 from order_service.events.models import Event
 from order_service.kit.ids import new_id
 from order_service.kit.pagination import Page, PageRequest
@@ -51,11 +50,6 @@ def signed_message(
         body=body,
         headers=signing.headers(secrets, msg_id, int(now.timestamp()), body),
     )
-
-
-async def notify(session: AsyncSession) -> None:
-    """Wake the dispatchers once this transaction commits (never if it rolls back)."""
-    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
 def new_delivery(endpoint_id: str, event: Event, now: datetime) -> WebhookDelivery:
@@ -123,7 +117,7 @@ async def update_endpoint(
         endpoint.disabled_at = None if endpoint.enabled else ctx.now
         endpoint.failing_since = None
         if endpoint.enabled:
-            await notify(ctx.session)  # its pending deliveries can go now
+            await repository.notify(ctx.session)  # its pending deliveries can go now
     endpoint.updated_at = ctx.now
     await ctx.session.flush()
     return endpoint
@@ -231,7 +225,7 @@ async def list_deliveries(
 async def redeliver(ctx: Context, event_id: str, endpoint_id: str | None) -> list[WebhookDelivery]:
     """Queue the event again (same `webhook-id`) for one endpoint or every enabled subscriber,
     whatever happened to earlier deliveries. Attempts already made stay listed."""
-    event = await events.get_event(ctx.session, event_id, lock=True)
+    event = await events.get(ctx.session, event_id, lock=True)
     targets = await repository.endpoints_for_redelivery(ctx.session, event.type, endpoint_id)
     if endpoint_id is not None and not targets[0].enabled:
         raise errors.WebhookEndpointDisabled(
@@ -256,7 +250,7 @@ async def redeliver(ctx: Context, event_id: str, endpoint_id: str | None) -> lis
             delivery.delivered_at = None
             delivery.updated_at = ctx.now
     await ctx.session.flush()
-    await notify(ctx.session)
+    await repository.notify(ctx.session)
     wanted = {e.id for e in targets}
     return [
         d
