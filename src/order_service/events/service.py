@@ -29,6 +29,7 @@ TOPICS = (
     "refund.created",
     "refund.succeeded",
     "refund.failed",
+    "order.edited",
 )
 
 # One INSERT for all of a request's events, so their sequence numbers follow the order they
