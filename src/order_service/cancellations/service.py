@@ -173,6 +173,7 @@ def _void_authorization(ctx: Context, order: Order) -> int:
         authorized=order.total_authorized,
         paid=order.total_paid,
         refunded=order.total_refunded,
+        edit_refunds=order.total_edit_refunds,
         current="voided" if order.total_paid == 0 else order.financial_status,
     )
     return uncaptured

@@ -28,6 +28,7 @@ TOPICS = (
     "refund.created",
     "refund.succeeded",
     "refund.failed",
+    "order.edited",
 )
 
 

@@ -126,11 +126,16 @@ def _count_units(order: Order, fulfillments: list[Fulfillment]) -> policy.Units:
 
 
 async def recount(
-    ctx: Context, order: Order, known_fulfillments: list[Fulfillment] | None = None
+    ctx: Context,
+    order: Order,
+    known_fulfillments: list[Fulfillment] | None = None,
+    *,
+    why: str = "refunded units no longer ship",
 ) -> None:
     """Bring the order's fulfilment status up to date after units stopped being owed (a
-    refund before shipping); the caller holds the order lock. `known_fulfillments`: the
-    order's, if the caller has read them under that lock (`current`), else they are read."""
+    refund before shipping) or the order's units changed (an edit); the caller holds the
+    order lock. `known_fulfillments`: the order's, if the caller has read them under that
+    lock (`current`), else they are read."""
     fulfillments = known_fulfillments
     if fulfillments is None:
         fulfillments = await _of(ctx.session, order)
@@ -143,7 +148,7 @@ async def recount(
         ctx,
         order.id,
         "order.fulfillment_status",
-        f"Fulfilment status: {before} → {after} (refunded units no longer ship).",
+        f"Fulfilment status: {before} → {after} ({why}).",
         {"fulfillment_status": {"from": before, "to": after}},
     )
     if after == "fulfilled":

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import pydantic_core
 
 from order_service.cancellations import policy as cancellation
+from order_service.edits import policy as edit_policy
 from order_service.kit import money
 from order_service.kit.pagination import Page
 from order_service.orders.models import Order
@@ -52,7 +53,9 @@ ORDER_COMPUTED = (
     "line_items",
     "currency_exponent",
     "net_paid",
+    "outstanding",
     "customer_cancellable_until",
+    "customer_editable_until",
     "tags",
     "reorder_ids",
 )
@@ -92,7 +95,17 @@ def order_fields(
         "line_items": [_line_fields(line) for line in lines],
         "currency_exponent": money.exponent(order["currency"]),
         "net_paid": order["total_paid"] - order["total_refunded"] - order["total_fees"],
+        "outstanding": edit_policy.outstanding(
+            total=order["total"], paid=order["total_paid"], edit_refunds=order["total_edit_refunds"]
+        ),
         "customer_cancellable_until": customer_decision.until,
+        "customer_editable_until": edit_policy.customer_until(
+            order["status"],
+            order["fulfillment_status"],
+            order["processed_at"],
+            now=now,
+            window=settings.edit_window,
+        ),
         "tags": list(order["tags"]),
         "reorder_ids": list(order["reorder_ids"]),
     }

@@ -29,7 +29,7 @@ from order_service.orders.schemas import (
 from order_service.settings import Settings
 
 
-def _invalid(field: str, message: str) -> errors.DomainError:
+def invalid(field: str, message: str) -> errors.DomainError:
     return errors.InvalidOrder(
         f"{field}: {message}", errors=[{"field": field, "message": message, "type": "value_error"}]
     )
@@ -132,7 +132,7 @@ async def create_order(
         taxes_included=body.taxes_included,
     )
     if totals.total < 0:
-        raise _invalid("discounts", "discounts exceed the order's subtotal and shipping")
+        raise invalid("discounts", "discounts exceed the order's subtotal and shipping")
     if body.payment and body.payment.fee and body.payment.fee > totals.total:
         raise _fee_exceeds("payment.fee", body.payment.fee, totals.total, body.currency)
 
@@ -168,6 +168,7 @@ async def create_order(
         "total_refund_pending": 0,
         "shipping_refunded": 0,
         "shipping_refund_pending": 0,
+        "total_edit_refunds": 0,
         "payment_gateway": payment_gateway,
         "payment_reference": body.payment.reference if body.payment else None,
         "note": body.note,
@@ -206,6 +207,7 @@ async def create_order(
             "refunded_quantity": 0,
             "refund_pending_quantity": 0,
             "restocked_quantity": 0,
+            "removed_quantity": 0,
             "processed_at": processed_at,
         }
         for position, li in enumerate(body.line_items)
@@ -224,6 +226,7 @@ async def create_order(
                 paid=0,
                 refunded=0,
                 fees=0,
+                edit_refunds=0,
                 current="pending",
             )
         )
@@ -273,6 +276,7 @@ def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> None:
         paid=order.total_paid,
         refunded=order.total_refunded,
         fees=order.total_fees,
+        edit_refunds=order.total_edit_refunds,
         current=order.financial_status,
     )
     for column, value in effect.items():
@@ -289,6 +293,7 @@ def _payment_effect(
     paid: int,
     refunded: int,
     fees: int,
+    edit_refunds: int,
     current: str,
 ) -> dict[str, Any]:
     """The order's money columns after a successful transaction of `kind`."""
@@ -310,29 +315,38 @@ def _payment_effect(
         "total_paid": paid,
         "total_fees": fees + fee,
         "financial_status": policy.financial_status(
-            total=total, authorized=authorized, paid=paid, refunded=refunded, current=current
+            total=total,
+            authorized=authorized,
+            paid=paid,
+            refunded=refunded,
+            edit_refunds=edit_refunds,
+            current=current,
         ),
     }
 
 
 def _transaction_amount(order: Order, body: TransactionCreate) -> int:
-    """Check a successful transaction against the order's money and return its amount."""
+    """Check a successful transaction against the order's money and return its amount.
+    Captures and sales take at most what is `outstanding`: after an edit lowered the total
+    of an authorised order, the capture is for less than the authorisation (a larger one
+    is refused; one without an amount takes what is outstanding)."""
     uncaptured = order.total_authorized - order.total_paid
+    outstanding = max(order.total - order.total_paid + order.total_edit_refunds, 0)
     match body.kind:
         case TransactionKind.authorization:
             if order.total_paid > 0:
                 raise errors.TransactionNotAllowed(
                     "The order is already (partly) paid: record a capture or sale instead."
                 )
-            room = order.total - order.total_authorized
+            room = max(order.total - order.total_authorized, 0)
         case TransactionKind.sale:
-            room = order.total - order.total_paid
+            room = outstanding
         case TransactionKind.capture:
             if uncaptured <= 0:
                 raise errors.TransactionNotAllowed(
                     "Nothing is authorised and uncaptured: record an authorization or a sale."
                 )
-            room = uncaptured
+            room = min(uncaptured, outstanding)
         case TransactionKind.void:
             if uncaptured <= 0:
                 raise errors.TransactionNotAllowed("There is no uncaptured authorisation to void.")

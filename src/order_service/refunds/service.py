@@ -341,6 +341,7 @@ async def settle(ctx: Context, refund_id: str, body: RefundSettle) -> tuple[Refu
             authorized=order.total_authorized,
             paid=order.total_paid,
             refunded=order.total_refunded,
+            edit_refunds=order.total_edit_refunds,
             current=order.financial_status,
         )
         ctx.session.add(
@@ -358,6 +359,9 @@ async def settle(ctx: Context, refund_id: str, body: RefundSettle) -> tuple[Refu
             )
         )
     if not succeeded:
+        if refund.reason == "order_edited":
+            # The shop owes the customer again what the edit lowered the total by.
+            order.total_edit_refunds -= refund.amount
         await fulfillments.recount(ctx, order)
     refund.status = body.status
     refund.reference = body.reference
