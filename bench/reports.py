@@ -21,10 +21,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from order_service.context import Context
 from order_service.kit import embedded, migrations
 from order_service.kit.db import create_engine, create_sessionmaker
 from order_service.reports import service
 from order_service.reports.schemas import Period
+from order_service.settings import Settings
 
 INDEXES = [
     "ix_orders_cancelled_at",
@@ -110,15 +112,16 @@ async def _generate(engine: AsyncEngine, orders: int) -> float:
 
 async def _time(engine: AsyncEngine, repeat: int) -> dict[str, float]:
     sessions = create_sessionmaker(engine)
+    settings = Settings()
     now = datetime.now(UTC)
     month = now - timedelta(days=30)
     cases: dict[str, Any] = {
-        "cancellations, all time": lambda s: service.cancellations(s, None, None, Period.day),
-        "cancellations, last 30 days": lambda s: service.cancellations(s, month, None, Period.day),
-        "refunds, all time": lambda s: service.refunds(s, None, None),
-        "refunds, last 30 days": lambda s: service.refunds(s, month, None),
-        "fulfillment, all time": lambda s: service.fulfillment(s, None, None),
-        "fulfillment, last 30 days": lambda s: service.fulfillment(s, month, None),
+        "cancellations, all time": lambda c: service.cancellations(c, None, None, Period.day),
+        "cancellations, last 30 days": lambda c: service.cancellations(c, month, None, Period.day),
+        "refunds, all time": lambda c: service.refunds(c, None, None),
+        "refunds, last 30 days": lambda c: service.refunds(c, month, None),
+        "fulfillment, all time": lambda c: service.fulfillment(c, None, None),
+        "fulfillment, last 30 days": lambda c: service.fulfillment(c, month, None),
     }
     results = {}
     for name, run in cases.items():
@@ -126,7 +129,7 @@ async def _time(engine: AsyncEngine, repeat: int) -> dict[str, float]:
         for _ in range(repeat):
             async with sessions() as session:
                 started = time.perf_counter()
-                await run(session)
+                await run(Context.system(session, now, settings))
                 timings.append(time.perf_counter() - started)
         results[name] = round(statistics.median(timings) * 1000, 1)
     return results

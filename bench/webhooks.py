@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import statistics
 import time
 import uuid
@@ -26,6 +25,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
+from order_service.context import Context
 from order_service.events import service as events
 from order_service.http.context import Services
 from order_service.kit import embedded, migrations
@@ -121,8 +121,6 @@ async def main(args: argparse.Namespace) -> None:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(args.events):
         queue.put_nowait(n)
-    # Per order, the events' numbers (an order's `sequence`, where this version has one).
-    numbered = "sequence" in inspect.signature(events.emit).parameters
     run = uuid.uuid4().hex[:6]
     per_transaction = 50 if args.drain else 1
 
@@ -130,19 +128,18 @@ async def main(args: argparse.Namespace) -> None:
         while not queue.empty():
             async with sessionmaker() as session:
                 async with session.begin():
+                    ctx = Context.system(session, datetime.now(UTC), settings)
                     ids = []
                     for _ in range(min(per_transaction, queue.qsize())):
                         n = queue.get_nowait()
                         order_id = f"ord_{run}_{n % args.orders}"
-                        extra = {"sequence": n // args.orders + 1} if numbered else {}
                         ids.append(
                             await events.emit(
-                                session,
+                                ctx,
                                 "order.updated",
                                 order_id=order_id,
                                 data={"order": {"id": order_id, "version": n}},
-                                now=datetime.now(UTC),
-                                **extra,
+                                sequence=n // args.orders + 1,
                             )
                         )
                 for event_id in ids:

@@ -215,6 +215,26 @@ async def scenario(
     )
     await c("delete_order", "DELETE", f"/v1/orders/{pending['id']}", admin)
 
+    fourth = await c("create_order", "POST", "/v1/orders", shop, json=order_body)
+    fourth_tee = fourth["line_items"][0]["id"]
+    smaller = {"line_items": [{"line_item_id": fourth_tee, "quantity": 1}]}
+    await c(
+        "calculate_edit", "POST", f"/v1/orders/{fourth['id']}/edits/calculate", shop, json=smaller
+    )
+    await c("create_edit", "POST", f"/v1/orders/{fourth['id']}/edits", shop, json=smaller)
+    await c(
+        "create_edit",
+        "POST",
+        f"/v1/orders/{fourth['id']}/edits",
+        ops,
+        json={
+            "add_line_items": [{"sku": "CAP", "title": "Cap", "quantity": 1, "unit_price": 1500}],
+            "reason": "customer_request",
+            "note": "asked by phone",
+        },
+    )
+    await c("list_edits", "GET", f"/v1/orders/{fourth['id']}/edits", shop)
+
     await c("cancellation_report", "GET", "/v1/reports/cancellations", ops)
     await c("refund_report", "GET", "/v1/reports/refunds", ops)
     await c("fulfillment_report", "GET", "/v1/reports/fulfillment", ops)

@@ -12,6 +12,9 @@ import pytest
 from order_service.cancellations import service as cancellations
 from order_service.cancellations.policy import CancellationRefusal
 from order_service.cli import openapi_spec
+from order_service.edits import policy as edit_policy
+from order_service.edits import service as edits
+from order_service.edits.policy import EditRefusal
 from order_service.http.problems import PROBLEM_MEDIA_TYPE, render
 from order_service.kit.errors import DomainError
 from order_service.orders.models import Order
@@ -88,3 +91,17 @@ def test_every_refund_refusal_is_a_documented_problem(
     assert problem["lines"] == [{"line_item_id": "li_1", "code": code.value}]
     refund = documented(spec, "post", "/v1/orders/{order_id}/refunds")
     assert refund.get(code.value) == problem["status"], refund
+
+
+@pytest.mark.parametrize("code", list(EditRefusal))
+def test_every_edit_refusal_is_a_documented_problem(
+    code: EditRefusal, spec: dict[str, Any], settings: Settings
+) -> None:
+    order = Order(number=1001, status="cancelled")
+    below = edit_policy.LineOutcome("li_1", 3, 0, 1, -300)
+    problem = sent(edits.refusal(code, order, settings, [below]))
+    assert problem["code"] == code.value
+    edit = documented(spec, "post", "/v1/orders/{order_id}/edits")
+    assert edit.get(code.value) == problem["status"], edit
+    if code is EditRefusal.line_item_not_editable:
+        assert problem["lines"] == [{"line_item_id": "li_1", "minimum_quantity": 1}]

@@ -70,10 +70,10 @@ async def test_absent_columns_get_the_models_defaults(
     }  # fmt: skip
     async with db() as session, session.begin():
         await _INSERT_ENTRY.execute(session, entry)
-        sql.defer(session)
+        outbox = sql.Outbox()
         for message in ("a", "b"):
-            assert sql.hold(session, "timeline", _INSERT_ENTRY, {**entry, "message": message})
-        await sql.write_deferred(session)
+            outbox.hold("timeline", _INSERT_ENTRY, {**entry, "message": message})
+        await outbox.write(session)
         found = (
             await session.execute(
                 select(TimelineEntry.message, TimelineEntry.data)

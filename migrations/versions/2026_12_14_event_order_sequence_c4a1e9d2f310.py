@@ -1,7 +1,7 @@
 """event order sequence: events numbered 1, 2, 3 … per order
 
 Revision ID: c4a1e9d2f310
-Revises: b7e1c2d3a401
+Revises: c4e9a1d2b7f3
 Create Date: 2026-12-14 09:00:00+00:00
 
 Each event of an order carries `sequence`, gapless per order in commit order, so a webhook
@@ -19,7 +19,7 @@ from alembic import op
 
 
 revision: str = 'c4a1e9d2f310'
-down_revision: str | None = 'b7e1c2d3a401'
+down_revision: str | None = 'c4e9a1d2b7f3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

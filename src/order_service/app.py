@@ -17,6 +17,7 @@ from fastapi_offline import FastAPIOffline
 from order_service import __version__, worker
 from order_service.auth.endpoints import router as api_keys_router
 from order_service.cancellations.endpoints import router as cancellations_router
+from order_service.edits.endpoints import router as edits_router
 from order_service.events.endpoints import router as events_router
 from order_service.fulfillments.endpoints import order_router as order_fulfillments_router
 from order_service.fulfillments.endpoints import router as fulfillments_router
@@ -175,6 +176,7 @@ def create_app(
         order_fulfillments_router,
         fulfillments_router,
         cancellations_router,
+        edits_router,
         refunds_router,
         reports_router,
         policies_router,

@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from order_service.auth.models import ApiKey
+from order_service.edits.models import OrderEdit
 from order_service.events.models import Event
 from order_service.fulfillments.models import FollowUp, Fulfillment, FulfillmentLine, TrackingEvent
 from order_service.http.idempotency import IdempotencyRecord
@@ -20,6 +21,7 @@ __all__ = [
     "IdempotencyRecord",
     "LineItem",
     "Order",
+    "OrderEdit",
     "PaymentTransaction",
     "Refund",
     "RefundLineItem",

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     )
 
     customer_cancel_window: Duration = timedelta(hours=1)
+    customer_edit_window: Duration | None = Field(
+        default=None,
+        description="How long after `processed_at` a customer may edit an order; unset, the "
+        "customer cancel window.",
+    )
     refund_window: Duration = timedelta(days=30)
     handling_days: int = Field(default=2, ge=0, le=60)
     follow_up_delay: Duration = timedelta(days=7)
@@ -195,6 +200,13 @@ class Settings(BaseSettings):
         if not self.webhook_retry_schedule:
             raise ValueError("ORDER_SERVICE_WEBHOOK_RETRY_SCHEDULE needs at least one duration")
         return self
+
+    @property
+    def edit_window(self) -> timedelta:
+        """The customer edit window in force (`CUSTOMER_EDIT_WINDOW`, else the cancel one)."""
+        if self.customer_edit_window is None:
+            return self.customer_cancel_window
+        return self.customer_edit_window
 
     @property
     def cursor_key(self) -> bytes:

@@ -412,7 +412,7 @@ async def test_a_refund_recorded_outside_an_api_request_is_written_at_once(
 ) -> None:
     # An API request holds the refund's rows for its last statement; a session that does
     # not defer (a worker's, a script's) gets them inserted when the refund is recorded.
-    from order_service.auth.service import SYSTEM
+    from order_service.context import Context
     from order_service.orders import repository
     from order_service.refunds import service
     from order_service.settings import Settings
@@ -422,7 +422,7 @@ async def test_a_refund_recorded_outside_an_api_request_is_written_at_once(
         locked = await repository.get(session, order["id"], lock=True)
         line = locked.line_items[0]
         refund = await service.record_refund(
-            session,
+            Context.system(session, datetime.now(UTC), Settings()),
             locked,
             lines=[service.RefundLine(line, 2, 2000, restock=True)],
             shipping=0,
@@ -433,9 +433,6 @@ async def test_a_refund_recorded_outside_an_api_request_is_written_at_once(
             note=None,
             notify_customer=False,
             override=False,
-            actor=SYSTEM,
-            now=datetime.now(UTC),
-            settings=Settings(),
         )
     listed = (await client.get(f"/v1/orders/{order['id']}/refunds", headers=admin)).json()
     assert [r["id"] for r in listed["data"]] == [refund.id]

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from order_service.context import Context
 from order_service.events import service as events
 from order_service.http.context import Services
 from order_service.kit.db import create_engine, create_sessionmaker
@@ -26,15 +27,15 @@ async def emit_many(app: Any, orders: int, per_order: int) -> list[str]:
     """Events straight into the outbox (the same emit every endpoint uses), fast."""
     services = app.state.services
     async with services.sessionmaker() as session, session.begin():
+        ctx = Context.system(session, services.clock(), services.settings)
         emitted = []
         for step in range(per_order):
             for n in range(orders):
                 event_id = await events.emit(
-                    session,
+                    ctx,
                     "order.updated",
                     order_id=f"ord_{n}",
                     data={"order": {"id": f"ord_{n}", "version": step + 1}},
-                    now=services.clock(),
                     sequence=step + 1,
                 )
                 emitted.append(event_id)

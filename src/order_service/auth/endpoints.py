@@ -4,7 +4,7 @@ from fastapi import APIRouter, status
 
 from order_service.auth import service
 from order_service.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
-from order_service.http.context import AdminActor, NowDep, PageDep, SessionDep
+from order_service.http.context import AdminContext, PageDep
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors
@@ -28,9 +28,9 @@ retry with the same `Idempotency-Key` answers 201 with the same key record and `
 Roles: admin.
 """,
 )
-async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminActor) -> ApiKeyCreated:
+async def create_api_key(body: ApiKeyCreate, ctx: AdminContext) -> ApiKeyCreated:
     """Issue an API key"""
-    row, secret = await service.create_key(session, name=body.name, role=body.role)
+    row, secret = await service.create_key(ctx.session, name=body.name, role=body.role)
     return ApiKeyCreated(**ApiKeyOut.model_validate(row).model_dump(), key=secret)
 
 
@@ -41,9 +41,9 @@ async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminActor)
     description="All keys, newest first, revoked ones included (with `revoked_at`). "
     "Secrets are never shown again. Roles: admin.",
 )
-async def list_api_keys(session: SessionDep, _: AdminActor, page: PageDep) -> ApiKeyList:
+async def list_api_keys(page: PageDep, ctx: AdminContext) -> ApiKeyList:
     """List API keys"""
-    result = await service.list_keys(session, page=page)
+    result = await service.list_keys(ctx, page=page)
     return ApiKeyList(
         data=[ApiKeyOut.model_validate(k) for k in result.items], next_cursor=result.next_cursor
     )
@@ -56,6 +56,6 @@ async def list_api_keys(session: SessionDep, _: AdminActor, page: PageDep) -> Ap
     description="Revokes a key at once: its next request is 401. Revoking a revoked key "
     "changes nothing. The key stays listed with `revoked_at`. Roles: admin.",
 )
-async def revoke_api_key(key_id: str, session: SessionDep, _: AdminActor, now: NowDep) -> ApiKeyOut:
+async def revoke_api_key(key_id: str, ctx: AdminContext) -> ApiKeyOut:
     """Revoke an API key"""
-    return ApiKeyOut.model_validate(await service.revoke_key(session, key_id, now))
+    return ApiKeyOut.model_validate(await service.revoke_key(ctx, key_id))

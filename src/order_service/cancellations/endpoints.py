@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response
 from order_service.cancellations import errors as cancel_errors
 from order_service.cancellations import service
 from order_service.cancellations.schemas import Cancellation, CancelRequest
-from order_service.http.context import AnyActor, IfMatchDep, NowDep, SessionDep, SettingsDep, etag
+from order_service.http.context import AnyContext, IfMatchDep, etag
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors
@@ -37,11 +37,9 @@ why (`code`). Changes nothing. Use it to decide whether to offer a cancel button
 Roles: any.
 """,
 )
-async def get_cancellation(
-    order_id: str, session: SessionDep, actor: AnyActor, now: NowDep, settings: SettingsDep
-) -> Cancellation:
+async def get_cancellation(order_id: str, ctx: AnyContext) -> Cancellation:
     """Can this order be cancelled now?"""
-    return await service.status(session, order_id, actor, now, settings)
+    return await service.status(ctx, order_id)
 
 
 @router.post(
@@ -86,16 +84,11 @@ only the version you showed the user. Roles: any.
 async def cancel_order(
     order_id: str,
     response: Response,
-    session: SessionDep,
-    actor: AnyActor,
     if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    ctx: AnyContext,
     body: CancelRequest | None = None,
 ) -> OrderOut:
     """Cancel an order"""
-    order = await service.cancel(
-        session, order_id, body or CancelRequest(), if_match, actor, now, settings
-    )
+    order = await service.cancel(ctx, order_id, body or CancelRequest(), if_match)
     response.headers["ETag"] = etag(order.version)
-    return order_out(order, now, settings)
+    return order_out(order, ctx.now, ctx.settings)

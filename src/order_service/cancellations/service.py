@@ -3,12 +3,8 @@ order's row lock, so ten concurrent cancels give one cancellation, one refund, o
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import assert_never
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from order_service.auth.service import Actor
 from order_service.cancellations import errors, policy
 from order_service.cancellations.policy import CancellationRefusal
 from order_service.cancellations.schemas import (
@@ -17,6 +13,7 @@ from order_service.cancellations.schemas import (
     CancelRequest,
     Party,
 )
+from order_service.context import Context
 from order_service.fulfillments import service as fulfillments
 from order_service.fulfillments.models import Fulfillment
 from order_service.kit import errors as common
@@ -35,26 +32,24 @@ from order_service.refunds.schemas import RefundOut
 from order_service.settings import Settings
 
 
-def decision_for(order: Order, actor: Actor, now: datetime, settings: Settings) -> policy.Decision:
+def decision_for(ctx: Context, order: Order) -> policy.Decision:
     return policy.decide(
         cancellation_state(order),
-        merchant=actor.is_merchant,
-        now=now,
-        window=settings.customer_cancel_window,
+        merchant=ctx.actor.is_merchant,
+        now=ctx.now,
+        window=ctx.settings.customer_cancel_window,
     )
 
 
-async def status(
-    session: AsyncSession, order_id: str, actor: Actor, now: datetime, settings: Settings
-) -> Cancellation:
-    order = await orders.get(session, order_id)
-    decision = decision_for(order, actor, now, settings)
+async def status(ctx: Context, order_id: str) -> Cancellation:
+    order = await orders.get(ctx.session, order_id)
+    decision = decision_for(ctx, order)
     return Cancellation(
         cancellable=decision.cancellable,
         until=decision.until,
         code=decision.code,
-        policy=Party.merchant if actor.is_merchant else Party.customer,
-        window_seconds=int(settings.customer_cancel_window.total_seconds()),
+        policy=Party.merchant if ctx.actor.is_merchant else Party.customer,
+        window_seconds=int(ctx.settings.customer_cancel_window.total_seconds()),
     )
 
 
@@ -85,55 +80,45 @@ def refusal(code: CancellationRefusal, order: Order, settings: Settings) -> comm
             assert_never(code)
 
 
-async def cancel(
-    session: AsyncSession,
-    order_id: str,
-    body: CancelRequest,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> Order:
-    reason = body.reason or (CancelReason.other if actor.is_merchant else CancelReason.customer)
-    if not actor.is_merchant:
+async def cancel(ctx: Context, order_id: str, body: CancelRequest, if_match: int | None) -> Order:
+    reason = body.reason or (CancelReason.other if ctx.actor.is_merchant else CancelReason.customer)
+    if not ctx.actor.is_merchant:
         if reason is not CancelReason.customer:
             raise errors.CancelReasonNotAllowed("Storefront keys cancel with reason `customer`.")
         if not body.refund:
             raise errors.RefundRequired("Customers always get back what they paid.")
 
-    order = await orders.get(session, order_id, lock=True)
+    order = await orders.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
-    decision = decision_for(order, actor, now, settings)
+    decision = decision_for(ctx, order)
     if not decision.cancellable:
         assert decision.code is not None
-        raise refusal(decision.code, order, settings)
+        raise refusal(decision.code, order, ctx.settings)
 
     # Read once under the lock and passed on: each step reading them afresh cost a flush
     # and a round trip more.
-    current = await fulfillments.current(session, order)
-    released = await fulfillments.release_pending(session, order, current, actor, now, settings)
+    current = await fulfillments.current(ctx.session, order)
+    released = await fulfillments.release_pending(ctx, order, current)
     order.status = "cancelled"
-    order.cancelled_at = now
+    order.cancelled_at = ctx.now
     order.cancel_reason = reason.value
-    order.cancelled_by = "merchant" if actor.is_merchant else "customer"
-    voided = _void_authorization(session, order, now)
+    order.cancelled_by = "merchant" if ctx.actor.is_merchant else "customer"
+    voided = _void_authorization(ctx, order)
     # Before the refund (which restocks nothing), so its flush writes the lines once.
     restocked = _restock_unfulfilled(order.line_items) if body.restock else []
     refund = None
     if body.refund:
-        refund = await _refund_everything(session, order, current, body, actor, now, settings)
-    touch(order, now)
-    await session.flush()
-    metrics.on_commit(session, metrics.CANCELLATIONS, by=order.cancelled_by)
+        refund = await _refund_everything(ctx, order, current, body)
+    touch(order, ctx.now)
+    await ctx.session.flush()
+    metrics.on_commit(ctx.session, metrics.CANCELLATIONS, by=order.cancelled_by)
 
     await timeline.record(
-        session,
+        ctx,
         order.id,
         "order.cancelled",
-        f"Cancelled by the {order.cancelled_by} ({actor.name}), reason {reason.value}"
+        f"Cancelled by the {order.cancelled_by} ({ctx.actor.name}), reason {reason.value}"
         + (f": {body.note}" if body.note else "."),
-        actor,
-        now,
         {
             "reason": reason.value,
             "by": order.cancelled_by,
@@ -145,16 +130,14 @@ async def cancel(
     )
     refund_payload: RefundOut | None = refunds.refund_out(refund, order) if refund else None
     await publish(
-        session,
+        ctx,
         "order.cancelled",
         order,
-        now,
-        settings,
         cancellation={
             "reason": reason.value,
             "note": body.note,
             "by": order.cancelled_by,
-            "actor": {"name": actor.name, "role": actor.role.value},
+            "actor": {"name": ctx.actor.name, "role": ctx.actor.role.value},
             "voided_amount": voided,
             "refund": refund_payload.model_dump(mode="json") if refund_payload else None,
             "restock": body.restock,
@@ -162,15 +145,15 @@ async def cancel(
         notify_customer=body.notify_customer,
     )
     if restocked:
-        await emit_restock(session, order, restocked, "cancellation", actor, now, settings)
+        await emit_restock(ctx, order, restocked, "cancellation")
     return order
 
 
-def _void_authorization(session: AsyncSession, order: Order, now: datetime) -> int:
+def _void_authorization(ctx: Context, order: Order) -> int:
     uncaptured = order.total_authorized - order.total_paid
     if uncaptured <= 0:
         return 0
-    session.add(
+    ctx.session.add(
         PaymentTransaction(
             id=new_id("txn"),
             order_id=order.id,
@@ -181,7 +164,7 @@ def _void_authorization(session: AsyncSession, order: Order, now: datetime) -> i
             currency=order.currency,
             gateway=order.payment_gateway,
             reference=None,
-            created_at=now,
+            created_at=ctx.now,
         )
     )
     order.total_authorized = order.total_paid
@@ -190,19 +173,14 @@ def _void_authorization(session: AsyncSession, order: Order, now: datetime) -> i
         authorized=order.total_authorized,
         paid=order.total_paid,
         refunded=order.total_refunded,
+        edit_refunds=order.total_edit_refunds,
         current="voided" if order.total_paid == 0 else order.financial_status,
     )
     return uncaptured
 
 
 async def _refund_everything(
-    session: AsyncSession,
-    order: Order,
-    current: list[Fulfillment],
-    body: CancelRequest,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, order: Order, current: list[Fulfillment], body: CancelRequest
 ) -> Refund | None:
     """A pending refund of everything paid and not yet refunded: every unit not refunded
     and the shipping, priced by the refund policy; what was paid caps it."""
@@ -223,7 +201,7 @@ async def _refund_everything(
     shipping = nets.shipping - money.shipping_refunded
     priced = sum(line.amount for line in lines) + shipping
     return await refunds.record_refund(
-        session,
+        ctx,
         order,
         lines=lines,
         shipping=shipping,
@@ -234,9 +212,6 @@ async def _refund_everything(
         note=body.note,
         notify_customer=body.notify_customer,
         override=False,
-        actor=actor,
-        now=now,
-        settings=settings,
         known_fulfillments=current,
     )
 

@@ -5,10 +5,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, status
 
 from order_service.events import service
-from order_service.events.models import Event
 from order_service.events.schemas import EventList, EventOut
 from order_service.events.service import TOPICS
-from order_service.http.context import NowDep, OpsActor, PageDep, SessionDep
+from order_service.http.context import OpsContext, PageDep
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors
@@ -20,17 +19,6 @@ router = APIRouter(prefix="/v1/events", tags=["events"], route_class=Transaction
 
 AUTH = (errors.Unauthenticated, errors.Forbidden)
 Topic = Literal[TOPICS]  # type: ignore[valid-type]
-
-
-def event_out(event: Event) -> EventOut:
-    return EventOut(
-        id=event.id,
-        type=event.type,
-        order_id=event.order_id,
-        timestamp=event.created_at,
-        sequence=event.order_sequence,
-        data=event.data,
-    )
 
 
 @router.get(
@@ -49,9 +37,8 @@ event no longer exists (pruned after `EVENT_RETENTION`). Roles: ops, admin.
 """,
 )
 async def list_events(
-    session: SessionDep,
-    _: OpsActor,
     page: PageDep,
+    ctx: OpsContext,
     type: Topic | None = None,
     order_id: Annotated[str | None, Query(max_length=40)] = None,
     after: Annotated[
@@ -63,10 +50,7 @@ async def list_events(
     ] = None,
 ) -> EventList:
     """List events"""
-    result = await service.list_events(
-        session, type_=type, order_id=order_id, page=page, after=after
-    )
-    return EventList(data=[event_out(e) for e in result.items], next_cursor=result.next_cursor)
+    return await service.list_events(ctx, type_=type, order_id=order_id, page=page, after=after)
 
 
 @router.get(
@@ -75,9 +59,9 @@ async def list_events(
     responses=responses(*AUTH, errors.NotFound),
     description="One event with its payload. Roles: ops, admin.",
 )
-async def get_event(event_id: str, session: SessionDep, _: OpsActor) -> EventOut:
+async def get_event(event_id: str, ctx: OpsContext) -> EventOut:
     """Get an event"""
-    return event_out(await service.get_event(session, event_id))
+    return await service.get_event(ctx, event_id)
 
 
 @router.post(
@@ -103,14 +87,8 @@ newer undelivered ones. Answers 202 with the queued deliveries. Roles: ops, admi
 """,
 )
 async def redeliver_event(
-    event_id: str,
-    session: SessionDep,
-    _: OpsActor,
-    now: NowDep,
-    body: Annotated[RedeliverRequest | None, Body()] = None,
+    event_id: str, ctx: OpsContext, body: Annotated[RedeliverRequest | None, Body()] = None
 ) -> RedeliveryOut:
     """Redeliver an event"""
-    deliveries = await webhooks.redeliver(
-        session, event_id, body.endpoint_id if body else None, now
-    )
+    deliveries = await webhooks.redeliver(ctx, event_id, body.endpoint_id if body else None)
     return RedeliveryOut(data=[DeliveryOut.model_validate(d) for d in deliveries])

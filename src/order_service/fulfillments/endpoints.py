@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from order_service.fulfillments import errors, repository, service
-from order_service.fulfillments.models import Fulfillment
+from order_service.fulfillments import errors, service
 from order_service.fulfillments.schemas import (
     FulfillmentCreate,
     FulfillmentList,
@@ -12,20 +11,15 @@ from order_service.fulfillments.schemas import (
     TrackingEventCreate,
 )
 from order_service.http.context import (
-    AnyActor,
+    AnyContext,
     IfMatchDep,
-    NowDep,
-    OpsActor,
+    OpsContext,
     PageDep,
-    SessionDep,
-    SettingsDep,
     etag,
 )
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors as common
-from order_service.orders import repository as orders
-from order_service.orders.models import Order
 
 order_router = APIRouter(prefix="/v1/orders", tags=["fulfillments"], route_class=TransactionalRoute)
 router = APIRouter(prefix="/v1/fulfillments", tags=["fulfillments"], route_class=TransactionalRoute)
@@ -45,9 +39,9 @@ the order's version, and `If-Match` on these operations is checked against it (4
 `precondition_failed` when stale)."""
 
 
-def _send(response: Response, fulfillment: Fulfillment, order: Order) -> FulfillmentOut:
-    response.headers["ETag"] = etag(order.version)
-    return service.fulfillment_out(fulfillment)
+def _send(response: Response, order_version: int, fulfillment: FulfillmentOut) -> FulfillmentOut:
+    response.headers["ETag"] = etag(order_version)
+    return fulfillment
 
 
 @order_router.post(
@@ -94,18 +88,13 @@ async def create_fulfillment(
     order_id: str,
     body: FulfillmentCreate,
     response: Response,
-    session: SessionDep,
-    actor: OpsActor,
     if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    ctx: OpsContext,
 ) -> FulfillmentOut:
     """Fulfil units of an order"""
-    fulfillment, order = await service.create(
-        session, order_id, body, if_match, actor, now, settings
-    )
+    fulfillment, order = await service.create(ctx, order_id, body, if_match)
     response.headers["Location"] = f"/v1/fulfillments/{fulfillment.id}"
-    return _send(response, fulfillment, order)
+    return _send(response, order.version, service.fulfillment_out(fulfillment))
 
 
 @order_router.get(
@@ -119,15 +108,9 @@ estimated delivery, and every tracking event. What a storefront shows on the cus
 order page. Roles: any.
 """,
 )
-async def list_fulfillments(
-    order_id: str, session: SessionDep, _: AnyActor, page: PageDep
-) -> FulfillmentList:
+async def list_fulfillments(order_id: str, page: PageDep, ctx: AnyContext) -> FulfillmentList:
     """List an order's fulfilments"""
-    await orders.get(session, order_id)
-    result = await repository.list_for_order(session, order_id, page=page)
-    return FulfillmentList(
-        data=[service.fulfillment_out(f) for f in result.items], next_cursor=result.next_cursor
-    )
+    return await service.list_for_order(ctx, order_id, page)
 
 
 @router.get(
@@ -140,11 +123,11 @@ One fulfilment with its units and tracking history. Roles: any.
     + ETAG_NOTE,
 )
 async def get_fulfillment(
-    fulfillment_id: str, response: Response, session: SessionDep, _: AnyActor
+    fulfillment_id: str, response: Response, ctx: AnyContext
 ) -> FulfillmentOut:
     """Get a fulfilment"""
-    fulfillment, order = await service.get(session, fulfillment_id)
-    return _send(response, fulfillment, order)
+    fulfillment, order = await service.get(ctx, fulfillment_id)
+    return _send(response, order.version, service.fulfillment_out(fulfillment))
 
 
 @router.patch(
@@ -166,17 +149,12 @@ async def update_fulfillment(
     fulfillment_id: str,
     body: FulfillmentUpdate,
     response: Response,
-    session: SessionDep,
-    actor: OpsActor,
     if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    ctx: OpsContext,
 ) -> FulfillmentOut:
     """Correct tracking or ship a pending fulfilment"""
-    fulfillment, order = await service.update(
-        session, fulfillment_id, body, if_match, actor, now, settings
-    )
-    return _send(response, fulfillment, order)
+    fulfillment, order = await service.update(ctx, fulfillment_id, body, if_match)
+    return _send(response, order.version, service.fulfillment_out(fulfillment))
 
 
 @router.post(
@@ -193,19 +171,11 @@ cancelled fulfilment changes nothing. Emits `fulfillment.updated`. Roles: ops, a
     + ETAG_NOTE,
 )
 async def cancel_fulfillment(
-    fulfillment_id: str,
-    response: Response,
-    session: SessionDep,
-    actor: OpsActor,
-    if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    fulfillment_id: str, response: Response, if_match: IfMatchDep, ctx: OpsContext
 ) -> FulfillmentOut:
     """Cancel a fulfilment"""
-    fulfillment, order = await service.cancel(
-        session, fulfillment_id, if_match, actor, now, settings
-    )
-    return _send(response, fulfillment, order)
+    fulfillment, order = await service.cancel(ctx, fulfillment_id, if_match)
+    return _send(response, order.version, service.fulfillment_out(fulfillment))
 
 
 @router.post(
@@ -249,16 +219,13 @@ async def add_tracking_event(
     fulfillment_id: str,
     body: TrackingEventCreate,
     response: Response,
-    session: SessionDep,
-    actor: OpsActor,
     if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    ctx: OpsContext,
 ) -> FulfillmentOut:
     """Record a carrier tracking event"""
     fulfillment, order, _, created = await service.add_tracking_event(
-        session, fulfillment_id, body, if_match, actor, now, settings
+        ctx, fulfillment_id, body, if_match
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return _send(response, fulfillment, order)
+    return _send(response, order.version, service.fulfillment_out(fulfillment))

@@ -12,9 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from order_service.auth.service import SYSTEM
+from order_service.context import Context
 from order_service.events import service as events
 from order_service.fulfillments import repository
 from order_service.fulfillments.models import FollowUp
@@ -60,43 +58,36 @@ def _payload(
     )
 
 
-async def _fire(
-    session: AsyncSession, follow_up: FollowUp, now: datetime, settings: Settings
-) -> bool:
+async def _fire(ctx: Context, follow_up: FollowUp) -> bool:
     # The order lock makes the cancelled/refunded check hold until this commits.
-    order = await orders.get(session, follow_up.order_id, lock=True)
-    follow_up.done_at = now
+    order = await orders.get(ctx.session, follow_up.order_id, lock=True)
+    follow_up.done_at = ctx.now
     reason = skip_reason(order)
     if reason is not None:
         follow_up.status = "skipped"
         follow_up.skip_reason = reason
         await timeline.record(
-            session,
+            ctx,
             order.id,
             "order.follow_up_skipped",
             f"Post-delivery follow-up not sent: {reason.replace('_', ' ')}.",
-            SYSTEM,
-            now,
             {"reason": reason},
         )
         return False
     event_id = await events.emit(
-        session,
+        ctx,
         "order.follow_up_due",
         order_id=order.id,
-        data=_payload(follow_up, order, now, settings),
-        now=now,
-        sequence=next_sequence(session, order),
+        data=_payload(follow_up, order, ctx.now, ctx.settings),
+        sequence=next_sequence(ctx, order),
     )
     follow_up.status = "sent"
     follow_up.event_id = event_id
     await timeline.record(
-        session,
+        ctx,
         order.id,
         "order.follow_up_due",
         "Post-delivery follow-up due: feedback, review and discount email requested.",
-        SYSTEM,
-        now,
         {"event_id": event_id},
     )
     return True
@@ -109,7 +100,8 @@ async def fire_due(services: Services) -> int:
         async with services.sessionmaker() as session, session.begin():
             now = services.clock()
             due = await repository.claim_due_follow_ups(session, now, BATCH)
+            ctx = Context.system(session, now, services.settings)
             for follow_up in due:
-                sent += await _fire(session, follow_up, now, services.settings)
+                sent += await _fire(ctx, follow_up)
         if len(due) < BATCH:
             return sent

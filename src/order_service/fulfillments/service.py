@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service.auth.service import Actor
+from order_service.context import Context
 from order_service.fulfillments import errors, policy, repository
 from order_service.fulfillments.models import Fulfillment, FulfillmentLine, TrackingEvent
 from order_service.fulfillments.schemas import (
     FulfillmentCreate,
     FulfillmentLineOut,
+    FulfillmentList,
     FulfillmentOut,
     FulfillmentUpdate,
     ShipmentStatus,
@@ -25,11 +26,11 @@ from order_service.fulfillments.schemas import (
 from order_service.kit import errors as common
 from order_service.kit import times, timestamps
 from order_service.kit.ids import new_id
+from order_service.kit.pagination import PageRequest
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order
 from order_service.orders.service import check_version, publish, touch
-from order_service.settings import Settings
 
 
 def event_out(event: TrackingEvent) -> TrackingEventOut:
@@ -125,35 +126,33 @@ def _count_units(order: Order, fulfillments: list[Fulfillment]) -> policy.Units:
 
 
 async def recount(
-    session: AsyncSession,
+    ctx: Context,
     order: Order,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
     known_fulfillments: list[Fulfillment] | None = None,
+    *,
+    why: str = "refunded units no longer ship",
 ) -> None:
     """Bring the order's fulfilment status up to date after units stopped being owed (a
-    refund before shipping); the caller holds the order lock. `known_fulfillments`: the
-    order's, if the caller has read them under that lock (`current`), else they are read."""
+    refund before shipping) or the order's units changed (an edit); the caller holds the
+    order lock. `known_fulfillments`: the order's, if the caller has read them under that
+    lock (`current`), else they are read."""
     fulfillments = known_fulfillments
     if fulfillments is None:
-        fulfillments = await _of(session, order)
+        fulfillments = await _of(ctx.session, order)
     before = order.fulfillment_status
     after = policy.order_fulfillment_status(_count_units(order, fulfillments))
     if after == before:
         return
     order.fulfillment_status = after
     await timeline.record(
-        session,
+        ctx,
         order.id,
         "order.fulfillment_status",
-        f"Fulfilment status: {before} → {after} (refunded units no longer ship).",
-        actor,
-        now,
+        f"Fulfilment status: {before} → {after} ({why}).",
         {"fulfillment_status": {"from": before, "to": after}},
     )
     if after == "fulfilled":
-        await publish(session, "order.fulfilled", order, now, settings)
+        await publish(ctx, "order.fulfilled", order)
 
 
 async def current(session: AsyncSession, order: Order) -> list[Fulfillment]:
@@ -168,75 +167,44 @@ async def _of(session: AsyncSession, order: Order) -> list[Fulfillment]:
     )
 
 
-async def release_pending(
-    session: AsyncSession,
-    order: Order,
-    fulfillments: list[Fulfillment],
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> int:
+async def release_pending(ctx: Context, order: Order, fulfillments: list[Fulfillment]) -> int:
     """Cancel the order's pending (picking) fulfilments (`current`), for an order being
     cancelled; the caller holds the order lock and has checked nothing has shipped.
     Returns how many."""
     pending = [f for f in fulfillments if f.status == "pending"]
     for fulfillment in pending:
-        await _cancel_one(
-            session, order, fulfillments, fulfillment, "with the order", actor, now, settings
-        )
+        await _cancel_one(ctx, order, fulfillments, fulfillment, "with the order")
     return len(pending)
 
 
 async def _cancel_one(
-    session: AsyncSession,
-    order: Order,
-    fulfillments: list[Fulfillment],
-    fulfillment: Fulfillment,
-    why: str,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, order: Order, fulfillments: list[Fulfillment], fulfillment: Fulfillment, why: str
 ) -> None:
     previous = fulfillment.status
     fulfillment.status = "cancelled"
-    fulfillment.cancelled_at = now
+    fulfillment.cancelled_at = ctx.now
     await timeline.record(
-        session,
+        ctx,
         order.id,
         "fulfillment.cancelled",
         f"Fulfilment cancelled{' ' + why if why else ''} ({previous}): "
         f"{_describe(fulfillment)} back to unfulfilled.",
-        actor,
-        now,
         {"fulfillment_id": fulfillment.id, "previous_status": previous},
     )
-    await _settle(
-        session,
-        order,
-        fulfillments,
-        fulfillment,
-        "fulfillment.updated",
-        actor,
-        now,
-        settings,
-        changes=["status"],
-    )
+    await _settle(ctx, order, fulfillments, fulfillment, "fulfillment.updated", changes=["status"])
 
 
 async def _settle(
-    session: AsyncSession,
+    ctx: Context,
     order: Order,
     fulfillments: list[Fulfillment],
     fulfillment: Fulfillment,
     event_type: str,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
     **extra: Any,
 ) -> None:
     """After a change to `fulfillment`: the order's units and status follow, its version
     moves, and the events go to the outbox with the order as it now is."""
-    fulfillment.updated_at = now
+    fulfillment.updated_at = ctx.now
     before = order.fulfillment_status
     after = policy.order_fulfillment_status(_count_units(order, fulfillments))
     order.fulfillment_status = after
@@ -244,29 +212,27 @@ async def _settle(
         order.delivered_at = max(f.delivered_at for f in fulfillments if f.delivered_at)
     elif after != "delivered":
         order.delivered_at = None
-    touch(order, now)
-    await session.flush()
+    touch(order, ctx.now)
+    await ctx.session.flush()
     data = fulfillment_out(fulfillment).model_dump(mode="json")
-    await publish(session, event_type, order, now, settings, fulfillment=data, **extra)
+    await publish(ctx, event_type, order, fulfillment=data, **extra)
     if after == before:
         return
     await timeline.record(
-        session,
+        ctx,
         order.id,
         "order.fulfillment_status",
         f"Fulfilment status: {before} → {after}.",
-        actor,
-        now,
         {"fulfillment_status": {"from": before, "to": after}, "fulfillment_id": fulfillment.id},
     )
     if after == "fulfilled":
-        await publish(session, "order.fulfilled", order, now, settings, fulfillment=data)
+        await publish(ctx, "order.fulfilled", order, fulfillment=data)
     elif after == "delivered":
         assert order.delivered_at is not None
         await repository.schedule_follow_up(
-            session, order.id, order.delivered_at + settings.follow_up_delay, now
+            ctx.session, order.id, order.delivered_at + ctx.settings.follow_up_delay, ctx.now
         )
-        await publish(session, "order.delivered", order, now, settings, fulfillment=data)
+        await publish(ctx, "order.delivered", order, fulfillment=data)
 
 
 def _describe(fulfillment: Fulfillment) -> str:
@@ -353,21 +319,15 @@ def _lines(order: Order, body: FulfillmentCreate) -> list[FulfillmentLine]:
 
 
 async def create(
-    session: AsyncSession,
-    order_id: str,
-    body: FulfillmentCreate,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, order_id: str, body: FulfillmentCreate, if_match: int | None
 ) -> tuple[Fulfillment, Order]:
-    order = await orders.get(session, order_id, lock=True)
+    order = await orders.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
     if order.status != "open":
         raise common.OrderNotOpen(
             f"Order #{order.number} is {order.status}; only open orders can be fulfilled."
         )
-    fulfillments = await _of(session, order)
+    fulfillments = await _of(ctx.session, order)
     shipped = body.status == "shipped"
     fulfillment = Fulfillment(
         id=new_id("ful"),
@@ -378,23 +338,21 @@ async def create(
         tracking_number=body.tracking_number,
         tracking_url=body.tracking_url or policy.tracking_url(body.carrier, body.tracking_number),
         notify_customer=body.notify_customer,
-        shipped_at=now if shipped else None,
+        shipped_at=ctx.now if shipped else None,
         order_processed_at=order.processed_at,
         promised_dispatch_date=order.estimated_dispatch_date,
-        created_at=now,
-        updated_at=now,
+        created_at=ctx.now,
+        updated_at=ctx.now,
         lines=_lines(order, body),
         tracking_events=[],
     )
-    session.add(fulfillment)
+    ctx.session.add(fulfillment)
     fulfillments.append(fulfillment)
     await timeline.record(
-        session,
+        ctx,
         order.id,
         "fulfillment.created",
         f"Fulfilment {'shipped' if shipped else 'started (picking)'}: {_describe(fulfillment)}.",
-        actor,
-        now,
         {
             "fulfillment_id": fulfillment.id,
             "status": fulfillment.status,
@@ -404,9 +362,7 @@ async def create(
             ],
         },
     )
-    await _settle(
-        session, order, fulfillments, fulfillment, "fulfillment.created", actor, now, settings
-    )
+    await _settle(ctx, order, fulfillments, fulfillment, "fulfillment.created")
     return fulfillment, order
 
 
@@ -423,15 +379,9 @@ def _check_active(fulfillment: Fulfillment) -> None:
 
 
 async def update(
-    session: AsyncSession,
-    fulfillment_id: str,
-    body: FulfillmentUpdate,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, fulfillment_id: str, body: FulfillmentUpdate, if_match: int | None
 ) -> tuple[Fulfillment, Order]:
-    order, fulfillments, fulfillment = await _locked(session, fulfillment_id, if_match)
+    order, fulfillments, fulfillment = await _locked(ctx.session, fulfillment_id, if_match)
     _check_active(fulfillment)
     fields = body.model_fields_set
     changes: dict[str, dict[str, Any]] = {}
@@ -451,44 +401,29 @@ async def update(
             "tracking_url", policy.tracking_url(fulfillment.carrier, fulfillment.tracking_number)
         )
     if body.status == "shipped" and fulfillment.status == "pending":
-        _ship(order, fulfillment, now)
+        _ship(order, fulfillment, ctx.now)
         changes["status"] = {"from": "pending", "to": "shipped"}
     if not changes:
         return fulfillment, order
     await timeline.record(
-        session,
+        ctx,
         order.id,
         "fulfillment.shipped" if "status" in changes else "fulfillment.updated",
         f"Fulfilment {fulfillment.id} "
         + ("shipped" if "status" in changes else "corrected")
         + f": {', '.join(changes)}.",
-        actor,
-        now,
         {"fulfillment_id": fulfillment.id, "changes": changes},
     )
     await _settle(
-        session,
-        order,
-        fulfillments,
-        fulfillment,
-        "fulfillment.updated",
-        actor,
-        now,
-        settings,
-        changes=sorted(changes),
+        ctx, order, fulfillments, fulfillment, "fulfillment.updated", changes=sorted(changes)
     )
     return fulfillment, order
 
 
 async def cancel(
-    session: AsyncSession,
-    fulfillment_id: str,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, fulfillment_id: str, if_match: int | None
 ) -> tuple[Fulfillment, Order]:
-    order, fulfillments, fulfillment = await _locked(session, fulfillment_id, if_match)
+    order, fulfillments, fulfillment = await _locked(ctx.session, fulfillment_id, if_match)
     if fulfillment.status == "cancelled":
         return fulfillment, order
     if fulfillment.delivered_at is not None:
@@ -496,7 +431,7 @@ async def cancel(
             f"Fulfilment {fulfillment.id} was delivered at "
             f"{times.rfc3339(fulfillment.delivered_at)}; refund or return its units instead."
         )
-    await _cancel_one(session, order, fulfillments, fulfillment, "", actor, now, settings)
+    await _cancel_one(ctx, order, fulfillments, fulfillment, "")
     return fulfillment, order
 
 
@@ -519,25 +454,19 @@ def _check_times(body: TrackingEventCreate, order: Order, now: datetime) -> None
 
 
 async def add_tracking_event(
-    session: AsyncSession,
-    fulfillment_id: str,
-    body: TrackingEventCreate,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, fulfillment_id: str, body: TrackingEventCreate, if_match: int | None
 ) -> tuple[Fulfillment, Order, TrackingEvent, bool]:
     """Record a carrier report and merge it. Returns whether it was new: a repeat of a
     recorded report (same status and `occurred_at`) changes nothing."""
-    order, fulfillments, fulfillment = await _locked(session, fulfillment_id, if_match)
-    _check_times(body, order, now)
+    order, fulfillments, fulfillment = await _locked(ctx.session, fulfillment_id, if_match)
+    _check_times(body, order, ctx.now)
     _check_active(fulfillment)
     status = body.status.value
-    existing = await repository.find_event(session, fulfillment.id, status, body.occurred_at)
+    existing = await repository.find_event(ctx.session, fulfillment.id, status, body.occurred_at)
     if existing is not None:
         return fulfillment, order, existing, False
 
-    occurred_at = min(body.occurred_at, now)
+    occurred_at = min(body.occurred_at, ctx.now)
     current = (
         policy.Report(fulfillment.shipment_status, fulfillment.shipment_status_at)
         if fulfillment.shipment_status and fulfillment.shipment_status_at
@@ -554,9 +483,9 @@ async def add_tracking_event(
         message=body.message,
         estimated_delivery_at=body.estimated_delivery_at,
         applied=applied,
-        created_at=now,
+        created_at=ctx.now,
     )
-    session.add(event)
+    ctx.session.add(event)
     fulfillment.tracking_events.append(event)
     shipped_now = False
     if applied:
@@ -570,15 +499,13 @@ async def add_tracking_event(
         shipped_now = True
     where = f" at {body.location}" if body.location else ""
     await timeline.record(
-        session,
+        ctx,
         order.id,
         "fulfillment.tracking_event",
         f"Tracking: {status}{where} ({times.rfc3339(body.occurred_at)})"
         + ("" if applied else ", older than the latest report: recorded only")
         + ("; fulfilment shipped" if shipped_now else "")
         + ".",
-        actor,
-        now,
         {
             "fulfillment_id": fulfillment.id,
             "tracking_event_id": event.id,
@@ -588,19 +515,25 @@ async def add_tracking_event(
         },
     )
     await _settle(
-        session,
+        ctx,
         order,
         fulfillments,
         fulfillment,
         "fulfillment.updated",
-        actor,
-        now,
-        settings,
         tracking_event=event_out(event).model_dump(mode="json"),
     )
     return fulfillment, order, event, True
 
 
-async def get(session: AsyncSession, fulfillment_id: str) -> tuple[Fulfillment, Order]:
-    fulfillment = await repository.get(session, fulfillment_id)
-    return fulfillment, await orders.get(session, fulfillment.order_id)
+async def get(ctx: Context, fulfillment_id: str) -> tuple[Fulfillment, Order]:
+    fulfillment = await repository.get(ctx.session, fulfillment_id)
+    return fulfillment, await orders.get(ctx.session, fulfillment.order_id)
+
+
+async def list_for_order(ctx: Context, order_id: str, page: PageRequest) -> FulfillmentList:
+    """The order's fulfilments, oldest first (404 when there is no such order)."""
+    await orders.get(ctx.session, order_id)
+    result = await repository.list_for_order(ctx.session, order_id, page=page)
+    return FulfillmentList(
+        data=[fulfillment_out(f) for f in result.items], next_cursor=result.next_cursor
+    )

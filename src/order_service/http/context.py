@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
@@ -12,8 +12,10 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from order_service.auth.actor import Actor
 from order_service.auth.schemas import Role
-from order_service.auth.service import Actor, authenticate, bearer_token
+from order_service.auth.service import authenticate, bearer_token
+from order_service.context import Context
 from order_service.kit import errors, secrecy
 from order_service.kit.db import create_sessionmaker
 from order_service.kit.pagination import (
@@ -65,26 +67,6 @@ def services(request: Request) -> Services:
     return svc
 
 
-# Dependencies are `async def` even when they never await: FastAPI runs a plain `def`
-# dependency in a thread pool, a hand-off per dependency per request.
-async def _session(request: Request) -> AsyncSession:
-    session: AsyncSession = request.state.session
-    return session
-
-
-async def _now(request: Request) -> datetime:
-    now: datetime = request.state.now
-    return now
-
-
-async def _settings(request: Request) -> Settings:
-    return services(request).settings
-
-
-SessionDep = Annotated[AsyncSession, Depends(_session)]
-NowDep = Annotated[datetime, Depends(_now)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
-
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
@@ -97,9 +79,13 @@ async def _authenticated(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Actor:
     # `credentials` is what the OpenAPI documents; the key is read from the header as the
-    # Idempotency-Key claim reads it (unstripped), so the claim's prefetched lookup serves.
+    # Idempotency-Key claim reads it (unstripped), so the claim's lookup of it serves.
     token = None if credentials is None else bearer_token(request.headers["authorization"])
-    actor = None if token is None else await authenticate(request.state.session, token)
+    actor = (
+        None
+        if token is None
+        else await authenticate(request.state.session, token, request.state.key_lookup)
+    )
     if actor is None:
         error = errors.Unauthenticated(
             "Send a valid API key as `Authorization: Bearer <key>`."
@@ -112,29 +98,32 @@ async def _authenticated(
     return actor
 
 
-def require(*roles: Role) -> Callable[..., object]:
+def require(*roles: Role) -> Callable[..., Awaitable[Context]]:
+    """The dependency giving an endpoint its request `Context`, for a key of one of `roles`."""
     allowed = frozenset(roles)
 
-    # One dependency rather than a role check on an authentication dependency: FastAPI
-    # resolves each node of the graph on every request, and every operation has this one.
+    # One dependency for the whole context (dependencies are `async def` even when they never
+    # await: FastAPI runs a plain `def` one in a thread pool): FastAPI resolves each node of
+    # the graph on every request, and every operation has this one.
     async def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Actor:
+    ) -> Context:
         actor = await _authenticated(request, credentials)
         if actor.role not in allowed:
             raise errors.Forbidden(
                 f"This operation needs a key with role {' or '.join(sorted(allowed))}; "
                 f"this key has role {actor.role}."
             )
-        return actor
+        state = request.state
+        return Context(state.session, actor, state.now, services(request).settings, state.outbox)
 
     return dependency
 
 
-AnyActor = Annotated[Actor, Depends(require(Role.storefront, Role.ops, Role.admin))]
-OpsActor = Annotated[Actor, Depends(require(Role.ops, Role.admin))]
-AdminActor = Annotated[Actor, Depends(require(Role.admin))]
+AnyContext = Annotated[Context, Depends(require(Role.storefront, Role.ops, Role.admin))]
+OpsContext = Annotated[Context, Depends(require(Role.ops, Role.admin))]
+AdminContext = Annotated[Context, Depends(require(Role.admin))]
 
 
 IF_MATCH_HEADER = "If-Match"

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import Request
 from starlette.responses import Response
 
+from order_service.auth import repository as keys
 from order_service.auth import service as auth
 from order_service.kit import errors, secrecy, sql
 from order_service.kit.db import Base
@@ -63,7 +64,7 @@ class IdempotencyRecord(Base):
 _LOCK = select(
     func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)).label("locked")
 )
-_LOCK_AND_KEY = auth.with_key_lookup(_LOCK)
+_LOCK_AND_KEY = keys.with_key_lookup(_LOCK)
 # Core statements on the table (every POST runs them): SQLAlchemy's ORM layer for a
 # statement naming mapped attributes costs more than the rest of its execution.
 _RECORDS = cast(Table, IdempotencyRecord.__table__)
@@ -138,7 +139,7 @@ async def claim(
             await session.execute(_LOCK_AND_KEY, {"lock_id": lock_id, "key_hash": key_hash})
         ).one()
         locked = found.locked
-        auth.prefetched(session, key_hash, found)
+        request.state.key_lookup = keys.looked_up(key_hash, found)
     if not locked:
         error = errors.IdempotencyRequestInProgress(
             "The first request with this Idempotency-Key has not finished; retry in a moment."
@@ -173,9 +174,10 @@ async def save(
     now: datetime,
     ttl: timedelta,
     shown_once: tuple[str, ...],
+    outbox: sql.Outbox,
 ) -> None:
-    """Record `response` for replays of the claimed key, together with the events the
-    request held back (`sql.defer`): one statement. The secrets in its `shown_once` fields
+    """Record `response` for replays of the claimed key, together with the rows the
+    request held back (`outbox`): one statement. The secrets in its `shown_once` fields
     are not recorded: a replay has them null."""
     headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
     record = {
@@ -189,7 +191,7 @@ async def save(
         "response_body": secrecy.without(bytes(response.body), shown_once),
         "expires_at": now + ttl,
     }
-    await sql.write_deferred(session, (_SAVE, record))
+    await outbox.write(session, (_SAVE, record))
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> int:

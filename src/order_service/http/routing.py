@@ -122,6 +122,7 @@ class TransactionalRoute(APIRoute):
             # session, session.begin()`, which switches to SQLAlchemy's greenlet twice more
             # and closes in a task of its own.)
             session = request.state.session = maker()
+            request.state.key_lookup = None  # the Idempotency-Key claim's API key lookup
             try:
                 response = await _answer(
                     handler, request, session, now, svc.settings.idempotency_ttl, self.shown_once
@@ -155,9 +156,10 @@ async def _answer(
         if isinstance(outcome, Response):
             return outcome
         claimed = outcome
-    sql.defer(session)
+    outbox = request.state.outbox = sql.Outbox()
     response = await handler(request)
     if claimed is not None and 200 <= response.status_code < 300:
-        await idempotency.save(session, request, claimed, response, now, ttl, shown_once)
-    await sql.write_deferred(session)
+        await idempotency.save(session, request, claimed, response, now, ttl, shown_once, outbox)
+    else:
+        await outbox.write(session)
     return response

@@ -45,6 +45,9 @@ Amount = Annotated[
 Quantity = Annotated[int, Field(ge=1, le=10_000, strict=True), BeforeValidator(_json_integer)]
 """Units of a line item: 1 to 10,000."""
 
+NewQuantity = Annotated[int, Field(ge=0, le=10_000, strict=True), BeforeValidator(_json_integer)]
+"""A line item's new quantity in an edit: 0 (removes the line) to 10,000."""
+
 # Whitespace spelled out: every character Python's strip() removes plus what JSON Schema's
 # (ECMAScript) `\s` means, so the documented pattern, the validator and stripping agree.
 _BLANK = (

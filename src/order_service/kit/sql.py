@@ -36,8 +36,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert as InsertStatement
 from sqlalchemy.sql.dml import Update as UpdateStatement
 
-_DEFERRED = "order_service.kit.sql.deferred"
-
 Then = Callable[[CTE], CTE]
 """A CTE built on another (an insert's fan-out reading what it inserted)."""
 
@@ -187,37 +185,35 @@ async def insert_with(
     await _run(session, None, [("i0", insert, [row], then)])
 
 
-def defer(session: AsyncSession) -> None:
-    """Hold the rows `hold` is given in `session` from now on, to be written with the
-    statement that ends the request (`write_deferred`): each change writes an outbox event
-    and a timeline entry, and a round trip each was a good part of a write's cost. Only
-    where nothing reads them back before then: the API's request transaction."""
-    session.info[_DEFERRED] = {}
+class Outbox:
+    """Rows a request holds back to write with the statement that ends it (`write`): each
+    change writes an outbox event and a timeline entry, and a round trip each was a good part
+    of a write's cost. Only where nothing reads them back before then: the API's request
+    transaction (`order_service.context.Context.outbox`)."""
 
+    __slots__ = ("held",)
 
-def hold(
-    session: AsyncSession,
-    name: str,
-    insert: Insert | Update,
-    row: Mapping[str, Any],
-    then: Then | None = None,
-) -> bool:
-    """Hold `row` for `insert` if `session` defers (False if not: write it now). Rows of one
-    `name` become one insert, a CTE of that name, so they keep the order they were held in;
-    `then` builds a CTE to follow it (one that reads it, say). An `Update` sets columns of
-    rows already written (the last row held for a key counts)."""
-    held = session.info.get(_DEFERRED)
-    if held is None:
-        return False
-    held.setdefault(name, (insert, [], then))[1].append(row)
-    return True
+    def __init__(self) -> None:
+        self.held: dict[str, tuple[Insert | Update, list[Mapping[str, Any]], Then | None]] = {}
 
+    def hold(
+        self,
+        name: str,
+        insert: Insert | Update,
+        row: Mapping[str, Any],
+        then: Then | None = None,
+    ) -> None:
+        """Hold `row` for `insert`. Rows of one `name` become one insert, a CTE of that name,
+        so they keep the order they were held in; `then` builds a CTE to follow it (one that
+        reads it, say). An `Update` sets columns of rows already written (the last row held
+        for a key counts)."""
+        self.held.setdefault(name, (insert, [], then))[1].append(row)
 
-async def write_deferred(
-    session: AsyncSession, last: tuple[Insert, Mapping[str, Any]] | None = None
-) -> None:
-    """Write the rows held (and `last`'s row, if given) in one statement. Stops holding."""
-    held = session.info.pop(_DEFERRED, None) or {}
-    if held or last is not None:
-        parts = [(name, insert, rows, then) for name, (insert, rows, then) in held.items()]
-        await _run(session, last, parts)
+    async def write(
+        self, session: AsyncSession, last: tuple[Insert, Mapping[str, Any]] | None = None
+    ) -> None:
+        """Write the rows held (and `last`'s row, if given) in one statement, and forget them."""
+        held, self.held = self.held, {}
+        if held or last is not None:
+            parts = [(name, insert, rows, then) for name, (insert, rows, then) in held.items()]
+            await _run(session, last, parts)

@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import pydantic_core
 from fastapi import APIRouter, Body, Query, Response, status
 
 from order_service.http.context import (
-    AdminActor,
-    AnyActor,
+    AdminContext,
+    AnyContext,
     IfMatchDep,
-    NowDep,
-    OpsActor,
+    OpsContext,
     PageDep,
-    SessionDep,
-    SettingsDep,
     etag,
 )
 from order_service.http.problems import responses
@@ -22,9 +18,8 @@ from order_service.http.routing import TransactionalRoute, one_statement_read
 from order_service.kit import errors
 from order_service.kit.db import BIGINT_MAX
 from order_service.kit.schema_types import Email, UtcDatetime
-from order_service.orders import repository, service, timeline
+from order_service.orders import service
 from order_service.orders.examples import CREATE_EXAMPLE, ORDER_EXAMPLE
-from order_service.orders.models import Order
 from order_service.orders.presenter import order_fields, order_out, order_page_json
 from order_service.orders.schemas import (
     SEARCH_HELP,
@@ -42,7 +37,6 @@ from order_service.orders.schemas import (
     TransactionOut,
     TransactionResult,
 )
-from order_service.settings import Settings
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=TransactionalRoute)
 
@@ -58,9 +52,9 @@ MUTATION = (
 ORDER_RESPONSE = {"content": {"application/json": {"example": ORDER_EXAMPLE}}}
 
 
-def _send(response: Response, order: Order, now: datetime, settings: Settings) -> OrderOut:
+def _send(response: Response, order: OrderOut) -> OrderOut:
     response.headers["ETag"] = etag(order.version)
-    return order_out(order, now, settings)
+    return order
 
 
 def _created(order: service.NewOrder) -> Response:
@@ -113,13 +107,10 @@ Emits `order.created`. Roles: any.
 )
 async def create_order(
     body: Annotated[OrderCreate, Body(openapi_examples=CREATE_EXAMPLE)],
-    session: SessionDep,
-    actor: AnyActor,
-    now: NowDep,
-    settings: SettingsDep,
+    ctx: AnyContext,
 ) -> Response:
     """Create an order"""
-    return _created(await service.create_order(session, body, actor, now, settings))
+    return _created(await service.create_order(ctx, body))
 
 
 @router.get(
@@ -138,11 +129,8 @@ unless `archived=true`, which lists only archived ones. Roles: any.
 """,
 )
 async def list_orders(
-    session: SessionDep,
-    _: AnyActor,
     page: PageDep,
-    now: NowDep,
-    settings: SettingsDep,
+    ctx: AnyContext,
     status: OrderStatus | None = None,
     financial_status: FinancialStatus | None = None,
     fulfillment_status: OrderFulfillmentStatus | None = None,
@@ -164,9 +152,9 @@ async def list_orders(
     archived: bool = False,
 ) -> Response:
     """List orders"""
-    result = await repository.list_orders(
-        session,
-        repository.OrderFilters(
+    result = await service.list_orders(
+        ctx,
+        service.OrderFilters(
             status=status,
             financial_status=financial_status,
             fulfillment_status=fulfillment_status,
@@ -180,7 +168,7 @@ async def list_orders(
         page=page,
     )
     # Serialised here rather than by FastAPI from OrderList (see order_page_json).
-    return Response(order_page_json(result, now, settings), media_type="application/json")
+    return Response(order_page_json(result, ctx.now, ctx.settings), media_type="application/json")
 
 
 @router.get(
@@ -194,18 +182,12 @@ as `If-Match` on a change to be refused (412) rather than overwrite someone else
 """,
 )
 @one_statement_read
-async def get_order(
-    order_id: str,
-    session: SessionDep,
-    _: AnyActor,
-    now: NowDep,
-    settings: SettingsDep,
-) -> Response:
+async def get_order(order_id: str, ctx: AnyContext) -> Response:
     """Get an order"""
-    order, lines = await repository.read(session, order_id)
+    order, lines = await service.read(ctx, order_id)
     # Serialised here from the rows, as the list and a new order are (`order_fields`).
     return Response(
-        pydantic_core.to_json(order_fields(order, lines, now, settings)),
+        pydantic_core.to_json(order_fields(order, lines, ctx.now, ctx.settings)),
         media_type="application/json",
         headers={"ETag": etag(order["version"])},
     )
@@ -224,18 +206,11 @@ Roles: ops, admin.
 """,
 )
 async def update_order(
-    order_id: str,
-    body: OrderUpdate,
-    response: Response,
-    session: SessionDep,
-    actor: OpsActor,
-    if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    order_id: str, body: OrderUpdate, response: Response, if_match: IfMatchDep, ctx: OpsContext
 ) -> OrderOut:
     """Update an order's note, tags or shipping address"""
-    order = await service.update_order(session, order_id, body, if_match, actor, now, settings)
-    return _send(response, order, now, settings)
+    order = await service.update_order(ctx, order_id, body, if_match)
+    return _send(response, order_out(order, ctx.now, ctx.settings))
 
 
 @router.delete(
@@ -251,16 +226,9 @@ so its financial history is kept. Emits `order.deleted` with the order as it was
 Roles: admin.
 """,
 )
-async def delete_order(
-    order_id: str,
-    session: SessionDep,
-    actor: AdminActor,
-    if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
-) -> Response:
+async def delete_order(order_id: str, if_match: IfMatchDep, ctx: AdminContext) -> Response:
     """Delete an order without payments"""
-    await service.delete_order(session, order_id, if_match, actor, now, settings)
+    await service.delete_order(ctx, order_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -275,17 +243,11 @@ Roles: ops, admin.
 """,
 )
 async def archive_order(
-    order_id: str,
-    response: Response,
-    session: SessionDep,
-    actor: OpsActor,
-    if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    order_id: str, response: Response, if_match: IfMatchDep, ctx: OpsContext
 ) -> OrderOut:
     """Archive an order"""
-    order = await service.set_archived(session, order_id, True, if_match, actor, now, settings)
-    return _send(response, order, now, settings)
+    order = await service.set_archived(ctx, order_id, True, if_match)
+    return _send(response, order_out(order, ctx.now, ctx.settings))
 
 
 @router.post(
@@ -299,17 +261,11 @@ Roles: ops, admin.
 """,
 )
 async def unarchive_order(
-    order_id: str,
-    response: Response,
-    session: SessionDep,
-    actor: OpsActor,
-    if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    order_id: str, response: Response, if_match: IfMatchDep, ctx: OpsContext
 ) -> OrderOut:
     """Unarchive an order"""
-    order = await service.set_archived(session, order_id, False, if_match, actor, now, settings)
-    return _send(response, order, now, settings)
+    order = await service.set_archived(ctx, order_id, False, if_match)
+    return _send(response, order_out(order, ctx.now, ctx.settings))
 
 
 @router.post(
@@ -345,19 +301,14 @@ async def create_transaction(
     order_id: str,
     body: TransactionCreate,
     response: Response,
-    session: SessionDep,
-    actor: OpsActor,
     if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    ctx: OpsContext,
 ) -> TransactionResult:
     """Record a payment transaction"""
-    transaction, order = await service.record_transaction(
-        session, order_id, body, if_match, actor, now, settings
-    )
+    transaction, order = await service.record_transaction(ctx, order_id, body, if_match)
     return TransactionResult(
         transaction=TransactionOut.model_validate(transaction),
-        order=_send(response, order, now, settings),
+        order=_send(response, order_out(order, ctx.now, ctx.settings)),
     )
 
 
@@ -371,15 +322,9 @@ cancellation, refunds, fulfilments — with who made it (API key id, name and ro
 `system`), when, and what changed. Roles: ops, admin.
 """,
 )
-async def order_timeline(
-    order_id: str, session: SessionDep, _: OpsActor, page: PageDep
-) -> TimelineList:
+async def order_timeline(order_id: str, page: PageDep, ctx: OpsContext) -> TimelineList:
     """Read an order's timeline"""
-    await repository.get(session, order_id)
-    result = await timeline.list_entries(session, order_id, page=page)
-    return TimelineList(
-        data=[timeline.entry_out(e) for e in result.items], next_cursor=result.next_cursor
-    )
+    return await service.timeline_page(ctx, order_id, page)
 
 
 @router.post(
@@ -401,15 +346,6 @@ new order shows `reordered_from_id`; the original lists it in `reorder_ids`. Pay
 Roles: any.
 """,
 )
-async def reorder(
-    order_id: str,
-    session: SessionDep,
-    actor: AnyActor,
-    now: NowDep,
-    settings: SettingsDep,
-    body: ReorderRequest | None = None,
-) -> Response:
+async def reorder(order_id: str, ctx: AnyContext, body: ReorderRequest | None = None) -> Response:
     """Reorder: a new order with the same items"""
-    return _created(
-        await service.reorder(session, order_id, body or ReorderRequest(), actor, now, settings)
-    )
+    return _created(await service.reorder(ctx, order_id, body or ReorderRequest()))

@@ -73,7 +73,14 @@ class Order(Base):
             "cancelled_by IS NULL OR cancelled_by IN ('customer', 'merchant')",
             name="cancelled_by",
         ),
-        CheckConstraint("total_paid <= total", name="paid_within_total"),
+        # An edit may lower the total below what was paid (refunded, or owed with
+        # `refund: false`); captures are held to `outstanding` under the row lock.
+        CheckConstraint("total_paid <= total_authorized", name="paid_within_authorized"),
+        CheckConstraint(
+            "total_edit_refunds >= 0 "
+            "AND total_edit_refunds <= total_refunded + total_refund_pending",
+            name="edit_refunds_within_refunds",
+        ),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint("char_length(currency) = 3", name="currency_code"),
         *sane_times("processed_at", "estimated_dispatch_date", "delivered_at"),
@@ -121,6 +128,9 @@ class Order(Base):
     total_refund_pending: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     shipping_refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     shipping_refund_pending: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    total_edit_refunds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Refunds made for edits, pending or succeeded: `outstanding` is
+    `total - total_paid + total_edit_refunds`."""
 
     payment_gateway: Mapped[str | None] = mapped_column(String(100))
     payment_reference: Mapped[str | None] = mapped_column(String(255))
@@ -162,7 +172,9 @@ class Order(Base):
 class LineItem(Base):
     __tablename__ = "line_items"
     __table_args__ = (
-        CheckConstraint("quantity BETWEEN 1 AND 10000", name="quantity_range"),
+        # 0: an edit removed the line (it stays, for the history and what names it).
+        CheckConstraint("quantity BETWEEN 0 AND 10000", name="quantity_range"),
+        CheckConstraint("removed_quantity >= 0", name="removed_non_negative"),
         CheckConstraint("unit_price >= 0", name="unit_price_non_negative"),
         CheckConstraint(
             "fulfilled_quantity BETWEEN 0 AND quantity", name="fulfilled_within_quantity"
@@ -202,6 +214,8 @@ class LineItem(Base):
     refunded_quantity: Mapped[int] = mapped_column(Integer, default=0)
     refund_pending_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     restocked_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    removed_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Units edits took off the line (no longer part of `quantity`)."""
     processed_at: Mapped[datetime | None]
     """The order's `processed_at`, copied (it never changes) so reports over a period can
     range-scan line items instead of joining every order."""

@@ -52,13 +52,20 @@ def estimated_dispatch_date(processed_at: datetime, handling_days: int) -> date:
     return add_business_days(processed_at.date(), handling_days)
 
 
-def financial_status(*, total: int, authorized: int, paid: int, refunded: int, current: str) -> str:
+def financial_status(
+    *, total: int, authorized: int, paid: int, refunded: int, edit_refunds: int, current: str
+) -> str:
     """The financial status that follows from the money columns. `current` breaks the ties
-    the columns cannot: a voided authorisation, or a zero-total order marked paid."""
+    the columns cannot: a voided authorisation, or a zero-total order marked paid.
+    Something paid and something still outstanding (`total - paid + edit_refunds`, e.g.
+    after an edit raised the total) is `partially_paid` until a capture or sale covers it,
+    unless everything paid has been refunded."""
+    if paid > 0 and total - paid + edit_refunds > 0 and refunded < paid:
+        return "partially_paid"
     if refunded > 0:
         return "refunded" if refunded >= paid else "partially_refunded"
     if paid > 0 or (total == 0 and current == "paid"):
-        return "paid" if paid >= total else "partially_paid"
+        return "paid"
     if authorized > 0:
         return "authorized"
     return "voided" if current == "voided" else "pending"

@@ -272,6 +272,10 @@ class LineItemOut(Output):
     refunded_quantity: int = Field(description="Units refunded (settled refunds).")
     refund_pending_quantity: int = Field(description="Units in refunds not yet settled.")
     restocked_quantity: int
+    removed_quantity: int = Field(
+        description="Units edits took off the line (no longer in `quantity`); a line an edit "
+        "removed stays with `quantity` 0."
+    )
 
 
 class OrderOut(Output):
@@ -302,6 +306,16 @@ class OrderOut(Output):
     shipping_refunded: int
     total_fees: int = Field(description="Processing fees kept by the gateway.")
     net_paid: int = Field(description="total_paid - total_refunded - total_fees.")
+    total_edit_refunds: int = Field(
+        description="Refunds made because an edit lowered the total, pending or succeeded."
+    )
+    outstanding: int = Field(
+        description="What the customer still owes for the order as it now stands, in minor "
+        "units: `total - total_paid + total_edit_refunds`. Negative when the shop owes the "
+        "customer (an edit with `refund: false`). 0 for an order paid in full and never "
+        "edited, whatever was refunded for cancellation, returns or goodwill; only edits and "
+        "payments move it."
+    )
     payment_gateway: str | None
     payment_reference: str | None
     note: str | None
@@ -312,6 +326,10 @@ class OrderOut(Output):
     delivered_at: datetime | None
     customer_cancellable_until: datetime | None = Field(
         description="Until when the customer may cancel; null when they no longer can."
+    )
+    customer_editable_until: datetime | None = Field(
+        description="Until when the customer may edit (`POST /v1/orders/{id}/edits`); null "
+        "when they no longer can."
     )
     cancelled_at: datetime | None
     cancel_reason: str | None

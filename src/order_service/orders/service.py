@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import pydantic_core
-from sqlalchemy import Table, delete
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from order_service.auth.service import Actor
+from order_service.context import Context
 from order_service.events import service as events
-from order_service.kit import errors, money, sql, timestamps
+from order_service.kit import errors, money, timestamps
 from order_service.kit.ids import new_id
+from order_service.kit.pagination import Page, PageRequest
 from order_service.orders import policy, repository, timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
 from order_service.orders.presenter import order_fields, order_json
@@ -26,13 +25,14 @@ from order_service.orders.schemas import (
     OrderUpdate,
     PaymentStatus,
     ReorderRequest,
+    TimelineList,
     TransactionCreate,
     TransactionKind,
 )
 from order_service.settings import Settings
 
 
-def _invalid(field: str, message: str) -> errors.DomainError:
+def invalid(field: str, message: str) -> errors.DomainError:
     return errors.InvalidOrder(
         f"{field}: {message}", errors=[{"field": field, "message": message, "type": "value_error"}]
     )
@@ -66,14 +66,17 @@ def check_version(order: Order, expected: int | None) -> None:
         )
 
 
-def next_sequence(session: AsyncSession, order: Order) -> int:
+def next_sequence(ctx: Context, order: Order) -> int:
     """The `sequence` of the order's next event: 1, 2, 3 … without gaps in commit order, as
     every change holds the order's row lock until it commits (and gives the number back if
-    it rolls back). Where the session defers, the count is written with the request's last
-    statement (events are published after the order's own changes were flushed, and an
-    UPDATE of its own cost a round trip)."""
+    it rolls back). In a request the count is written with its last statement (events are
+    published after the order's own changes were flushed, and an UPDATE of its own cost a
+    round trip)."""
     number = order.last_event_sequence + 1
-    if sql.hold(session, "order_sequence", _UPDATE_SEQUENCE, {"id": order.id, _SEQUENCE: number}):
+    if ctx.outbox is not None:
+        ctx.outbox.hold(
+            "order_sequence", repository.UPDATE_SEQUENCE, {"id": order.id, _SEQUENCE: number}
+        )
         set_committed_value(order, _SEQUENCE, number)
     else:
         order.last_event_sequence = number
@@ -81,7 +84,6 @@ def next_sequence(session: AsyncSession, order: Order) -> int:
 
 
 _SEQUENCE = "last_event_sequence"
-_UPDATE_SEQUENCE = sql.Update(cast(Table, Order.__table__))
 
 
 def change(field: str, before: Any, after: Any) -> dict[str, Any]:
@@ -128,32 +130,18 @@ class NewOrder:
         return int(self.fields["number"])
 
 
-async def publish(
-    session: AsyncSession,
-    type_: str,
-    order: Order,
-    now: datetime,
-    settings: Settings,
-    **extra: Any,
-) -> None:
+async def publish(ctx: Context, type_: str, order: Order, **extra: Any) -> None:
     await events.emit(
-        session,
+        ctx,
         type_,
         order_id=order.id,
-        data=event_data(order, now, settings, **extra),
-        now=now,
-        sequence=next_sequence(session, order),
+        data=event_data(order, ctx.now, ctx.settings, **extra),
+        sequence=next_sequence(ctx, order),
     )
 
 
 async def emit_restock(
-    session: AsyncSession,
-    order: Order,
-    restocked: list[tuple[LineItem, int]],
-    source: str,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, order: Order, restocked: list[tuple[LineItem, int]], source: str
 ) -> None:
     """Tell the inventory service which units went back to stock, and why."""
     items = [
@@ -162,25 +150,17 @@ async def emit_restock(
     ]
     summary = ", ".join(f"{i['quantity']} x {i['sku']}" for i in items)
     await timeline.record(
-        session, order.id, "order.restock", f"Restocked {summary} ({source}).", actor, now,
+        ctx, order.id, "order.restock", f"Restocked {summary} ({source}).",
         {"items": items, "source": source},
     )  # fmt: skip
-    await publish(
-        session, "order.restock", order, now, settings, restock={"items": items, "source": source}
-    )
+    await publish(ctx, "order.restock", order, restock={"items": items, "source": source})
 
 
 async def create_order(
-    session: AsyncSession,
-    body: OrderCreate,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-    *,
-    reordered_from: Order | None = None,
+    ctx: Context, body: OrderCreate, *, reordered_from: Order | None = None
 ) -> NewOrder:
-    _check_times(body, now)
-    processed_at = min(body.processed_at or now, now)
+    _check_times(body, ctx.now)
+    processed_at = min(body.processed_at or ctx.now, ctx.now)
     totals = policy.compute_totals(
         ((li.quantity, li.unit_price) for li in body.line_items),
         (s.price for s in body.shipping_lines),
@@ -189,7 +169,7 @@ async def create_order(
         taxes_included=body.taxes_included,
     )
     if totals.total < 0:
-        raise _invalid("discounts", "discounts exceed the order's subtotal and shipping")
+        raise invalid("discounts", "discounts exceed the order's subtotal and shipping")
     if body.payment and body.payment.fee and body.payment.fee > totals.total:
         raise _fee_exceeds("payment.fee", body.payment.fee, totals.total, body.currency)
 
@@ -225,6 +205,7 @@ async def create_order(
         "total_refund_pending": 0,
         "shipping_refunded": 0,
         "shipping_refund_pending": 0,
+        "total_edit_refunds": 0,
         "payment_gateway": payment_gateway,
         "payment_reference": body.payment.reference if body.payment else None,
         "note": body.note,
@@ -232,7 +213,7 @@ async def create_order(
         "source_name": body.source_name,
         "processed_at": processed_at,
         "estimated_dispatch_date": body.estimated_dispatch_date
-        or policy.estimated_dispatch_date(processed_at, settings.handling_days),
+        or policy.estimated_dispatch_date(processed_at, ctx.settings.handling_days),
         "delivered_at": None,
         "cancelled_at": None,
         "cancel_reason": None,
@@ -243,8 +224,8 @@ async def create_order(
         "closed_at": None,
         "version": 1,
         "last_event_sequence": 1,  # its `order.created`
-        "created_at": now,
-        "updated_at": now,
+        "created_at": ctx.now,
+        "updated_at": ctx.now,
     }
     lines = [
         {
@@ -264,6 +245,7 @@ async def create_order(
             "refunded_quantity": 0,
             "refund_pending_quantity": 0,
             "restocked_quantity": 0,
+            "removed_quantity": 0,
             "processed_at": processed_at,
         }
         for position, li in enumerate(body.line_items)
@@ -282,6 +264,7 @@ async def create_order(
                 paid=0,
                 refunded=0,
                 fees=0,
+                edit_refunds=0,
                 current="pending",
             )
         )
@@ -295,7 +278,7 @@ async def create_order(
             "currency": body.currency,
             "gateway": payment_gateway,
             "reference": body.payment.reference,
-            "created_at": now,
+            "created_at": ctx.now,
         }
     placed = timeline.entry(
         order_id,
@@ -303,39 +286,26 @@ async def create_order(
         f"Order placed: {len(body.line_items)} line(s), "
         f"total {money.display(totals.total, body.currency)}"
         + (f", reordering #{reordered_from.number}." if reordered_from else "."),
-        actor,
-        now,
+        ctx.actor,
+        ctx.now,
         {
             "total": totals.total,
             "financial_status": order["financial_status"],
             "reordered_from_id": reordered_from.id if reordered_from else None,
         },
     )
-    # The order, its lines, its payment and its timeline entry are one statement
-    # (`order_service.kit.sql`) rather than the unit of work's four: on the busiest write path
-    # the ORM flush, and then each round trip, cost more CPU than the rest of the request.
-    order["number"] = await sql.insert_together(
-        session,
-        (_INSERT_ORDER, order),
-        (_INSERT_LINE_ITEMS, lines),
-        (_INSERT_TRANSACTION, [payment] if payment else []),
-        (timeline.INSERT, [placed]),
+    order["number"] = await repository.insert(
+        ctx.session, order, lines, [payment] if payment else [], [placed]
     )
-    created = NewOrder(order_fields(order, lines, now, settings))
+    created = NewOrder(order_fields(order, lines, ctx.now, ctx.settings))
     await events.emit(
-        session,
+        ctx,
         "order.created",
         order_id=order_id,
-        data=_payload(created.fields, settings),  # serialised as the response is
-        now=now,
+        data=_payload(created.fields, ctx.settings),
         sequence=order["last_event_sequence"],
     )
     return created
-
-
-_INSERT_ORDER = sql.Insert(cast(Table, Order.__table__), returning=("number",))
-_INSERT_LINE_ITEMS = sql.Insert(cast(Table, LineItem.__table__))
-_INSERT_TRANSACTION = sql.Insert(cast(Table, PaymentTransaction.__table__))
 
 
 def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> list[dict[str, Any]]:
@@ -349,6 +319,7 @@ def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> list[dict[
         paid=order.total_paid,
         refunded=order.total_refunded,
         fees=order.total_fees,
+        edit_refunds=order.total_edit_refunds,
         current=order.financial_status,
     )
     changed = [
@@ -371,6 +342,7 @@ def _payment_effect(
     paid: int,
     refunded: int,
     fees: int,
+    edit_refunds: int,
     current: str,
 ) -> dict[str, Any]:
     """The order's money columns after a successful transaction of `kind`."""
@@ -392,29 +364,38 @@ def _payment_effect(
         "total_paid": paid,
         "total_fees": fees + fee,
         "financial_status": policy.financial_status(
-            total=total, authorized=authorized, paid=paid, refunded=refunded, current=current
+            total=total,
+            authorized=authorized,
+            paid=paid,
+            refunded=refunded,
+            edit_refunds=edit_refunds,
+            current=current,
         ),
     }
 
 
 def _transaction_amount(order: Order, body: TransactionCreate) -> int:
-    """Check a successful transaction against the order's money and return its amount."""
+    """Check a successful transaction against the order's money and return its amount.
+    Captures and sales take at most what is `outstanding`: after an edit lowered the total
+    of an authorised order, the capture is for less than the authorisation (a larger one
+    is refused; one without an amount takes what is outstanding)."""
     uncaptured = order.total_authorized - order.total_paid
+    outstanding = max(order.total - order.total_paid + order.total_edit_refunds, 0)
     match body.kind:
         case TransactionKind.authorization:
             if order.total_paid > 0:
                 raise errors.TransactionNotAllowed(
                     "The order is already (partly) paid: record a capture or sale instead."
                 )
-            room = order.total - order.total_authorized
+            room = max(order.total - order.total_authorized, 0)
         case TransactionKind.sale:
-            room = order.total - order.total_paid
+            room = outstanding
         case TransactionKind.capture:
             if uncaptured <= 0:
                 raise errors.TransactionNotAllowed(
                     "Nothing is authorised and uncaptured: record an authorization or a sale."
                 )
-            room = uncaptured
+            room = min(uncaptured, outstanding)
         case TransactionKind.void:
             if uncaptured <= 0:
                 raise errors.TransactionNotAllowed("There is no uncaptured authorisation to void.")
@@ -434,15 +415,9 @@ def _transaction_amount(order: Order, body: TransactionCreate) -> int:
 
 
 async def record_transaction(
-    session: AsyncSession,
-    order_id: str,
-    body: TransactionCreate,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, order_id: str, body: TransactionCreate, if_match: int | None
 ) -> tuple[PaymentTransaction, Order]:
-    order = await repository.get(session, order_id, lock=True)
+    order = await repository.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
     succeeded = body.status == "success"
     amount = _transaction_amount(order, body) if succeeded else (body.amount or 0)
@@ -459,9 +434,9 @@ async def record_transaction(
         gateway=body.gateway or order.payment_gateway,
         reference=body.reference,
         error_message=body.error_message,
-        created_at=now,
+        created_at=ctx.now,
     )
-    session.add(transaction)
+    ctx.session.add(transaction)
     before = order.financial_status
     changed: list[dict[str, Any]] = []
     if succeeded:
@@ -469,15 +444,13 @@ async def record_transaction(
         if body.gateway and not order.payment_gateway:
             changed.append(change("payment_gateway", None, body.gateway))
             order.payment_gateway = body.gateway
-        touch(order, now)
+        touch(order, ctx.now)
     await timeline.record(
-        session,
+        ctx,
         order.id,
         f"transaction.{body.kind.value}",
         f"Payment {body.kind.value} of {money.display(amount, order.currency)} "
         + ("succeeded." if succeeded else f"failed: {body.error_message or 'no reason given'}."),
-        actor,
-        now,
         {
             "transaction_id": transaction.id,
             "status": body.status,
@@ -487,21 +460,15 @@ async def record_transaction(
         },
     )
     if succeeded:
-        await publish(session, "order.updated", order, now, settings, changes=changed)
-    await session.flush()
+        await publish(ctx, "order.updated", order, changes=changed)
+    await ctx.session.flush()
     return transaction, order
 
 
 async def update_order(
-    session: AsyncSession,
-    order_id: str,
-    body: OrderUpdate,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, order_id: str, body: OrderUpdate, if_match: int | None
 ) -> Order:
-    order = await repository.get(session, order_id, lock=True)
+    order = await repository.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
     changes: dict[str, dict[str, Any]] = {}
     fields = body.model_fields_set
@@ -524,96 +491,64 @@ async def update_order(
             order.shipping_address = address
     if not changes:
         return order
-    touch(order, now)
+    touch(order, ctx.now)
     await timeline.record(
-        session,
-        order.id,
-        "order.updated",
-        f"Updated {', '.join(changes)}.",
-        actor,
-        now,
-        {"changes": changes},
+        ctx, order.id, "order.updated", f"Updated {', '.join(changes)}.", {"changes": changes}
     )
     await publish(
-        session,
+        ctx,
         "order.updated",
         order,
-        now,
-        settings,
         changes=[change(f, c["from"], c["to"]) for f, c in sorted(changes.items())],
     )
-    await session.flush()
+    await ctx.session.flush()
     return order
 
 
-async def set_archived(
-    session: AsyncSession,
-    order_id: str,
-    archived: bool,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> Order:
+async def set_archived(ctx: Context, order_id: str, archived: bool, if_match: int | None) -> Order:
     """Archive (an open order becomes `closed`) or unarchive (a closed one reopens);
     asking for the state the order is already in changes nothing."""
-    order = await repository.get(session, order_id, lock=True)
+    order = await repository.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
     if (order.archived_at is not None) == archived:
         return order
     before = {f: getattr(order, f) for f in ("archived_at", "status", "closed_at")}
-    order.archived_at = now if archived else None
+    order.archived_at = ctx.now if archived else None
     if archived and order.status == "open":
-        order.status, order.closed_at = "closed", now
+        order.status, order.closed_at = "closed", ctx.now
     elif not archived and order.status == "closed":
         order.status, order.closed_at = "open", None
     changed = [change(f, v, getattr(order, f)) for f, v in before.items() if getattr(order, f) != v]
-    touch(order, now)
+    touch(order, ctx.now)
     action = "order.archived" if archived else "order.unarchived"
-    await timeline.record(
-        session, order.id, action, "Archived." if archived else "Unarchived.", actor, now
-    )
+    await timeline.record(ctx, order.id, action, "Archived." if archived else "Unarchived.")
     if archived:
-        await publish(session, "order.archived", order, now, settings)
+        await publish(ctx, "order.archived", order)
     else:
-        await publish(session, "order.updated", order, now, settings, changes=changed)
-    await session.flush()
+        await publish(ctx, "order.updated", order, changes=changed)
+    await ctx.session.flush()
     return order
 
 
-async def delete_order(
-    session: AsyncSession,
-    order_id: str,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> None:
-    order = await repository.get(session, order_id, lock=True)
+async def delete_order(ctx: Context, order_id: str, if_match: int | None) -> None:
+    order = await repository.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
     if order.total_paid > 0 or order.total_authorized > 0:
         raise errors.OrderHasPayments(
             f"Order #{order.number} has payments authorised or captured; archive it instead.",
         )
-    data = event_data(order, now, settings, deleted_by={"name": actor.name, "role": actor.role})
-    sequence = order.last_event_sequence + 1  # the row it would count on is gone
-    await session.execute(delete(Order).where(Order.id == order.id))
-    await events.emit(
-        session, "order.deleted", order_id=order.id, data=data, now=now, sequence=sequence
+    data = event_data(
+        order, ctx.now, ctx.settings, deleted_by={"name": ctx.actor.name, "role": ctx.actor.role}
     )
+    sequence = order.last_event_sequence + 1  # the row it would count on is gone
+    await repository.delete_order(ctx.session, order.id)
+    await events.emit(ctx, "order.deleted", order_id=order.id, data=data, sequence=sequence)
 
 
-async def reorder(
-    session: AsyncSession,
-    order_id: str,
-    body: ReorderRequest,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> NewOrder:
+async def reorder(ctx: Context, order_id: str, body: ReorderRequest) -> NewOrder:
     """A new open order with the same items, prices, addresses and shipping, linked both
     ways — how an accidental cancellation turns back into a sale."""
-    source = await repository.get(session, order_id, lock=True)
+    source = await repository.get(ctx.session, order_id, lock=True)
     draft = OrderCreate(
         customer=Customer(
             id=source.customer_id, email=source.customer_email, name=source.customer_name
@@ -643,19 +578,41 @@ async def reorder(
         tags=list(source.tags),
         source_name=source.source_name,
     )
-    order = await create_order(session, draft, actor, now, settings, reordered_from=source)
+    order = await create_order(ctx, draft, reordered_from=source)
     changed = [change("reorder_ids", list(source.reorder_ids), [*source.reorder_ids, order.id])]
     source.reorder_ids = [*source.reorder_ids, order.id]
-    touch(source, now)
+    touch(source, ctx.now)
     await timeline.record(
-        session,
+        ctx,
         source.id,
         "order.reordered",
         f"Reordered as #{order.number}.",
-        actor,
-        now,
         {"reorder_id": order.id},
     )
-    await publish(session, "order.updated", source, now, settings, changes=changed)
-    await session.flush()
+    await publish(ctx, "order.updated", source, changes=changed)
+    await ctx.session.flush()
     return order
+
+
+OrderFilters = repository.OrderFilters
+
+
+async def list_orders(
+    ctx: Context, filters: OrderFilters, *, page: PageRequest
+) -> Page[tuple[Any, list[Any]]]:
+    """A page of orders, each its row and its line items' rows (`order_page_json`)."""
+    return await repository.list_orders(ctx.session, filters, page=page)
+
+
+async def read(ctx: Context, order_id: str) -> tuple[Any, list[Any]]:
+    """The order's row and its line items' rows, in one statement (`order_fields`)."""
+    return await repository.read(ctx.session, order_id)
+
+
+async def timeline_page(ctx: Context, order_id: str, page: PageRequest) -> TimelineList:
+    """The order's timeline, oldest first (404 when there is no such order)."""
+    await repository.get(ctx.session, order_id)
+    result = await repository.timeline(ctx.session, order_id, page=page)
+    return TimelineList(
+        data=[timeline.entry_out(e) for e in result.items], next_cursor=result.next_cursor
+    )

@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from order_service.auth.service import SYSTEM, Actor
-from order_service.kit import sql
-from order_service.kit.pagination import Page, PageRequest
+from order_service.auth.actor import SYSTEM, Actor
+from order_service.context import Context
+from order_service.orders import repository
 from order_service.orders.models import TimelineEntry
 from order_service.orders.schemas import ActorOut, TimelineEntryOut
 
-INSERT = sql.Insert(cast(Table, TimelineEntry.__table__))
-
 
 async def record(
-    session: AsyncSession,
-    order_id: str,
-    action: str,
-    message: str,
-    actor: Actor,
-    now: datetime,
-    data: dict[str, Any] | None = None,
+    ctx: Context, order_id: str, action: str, message: str, data: dict[str, Any] | None = None
 ) -> None:
-    """Add an entry, in the session's transaction: held for the request's last statement
-    where the session defers (`sql.defer`), else inserted at once; entries keep the order
-    they were recorded in either way."""
-    row = entry(order_id, action, message, actor, now, data)
-    if not sql.hold(session, "timeline", INSERT, row):
-        await INSERT.execute(session, row)
+    """Add an entry by `ctx.actor` at `ctx.now`, in its unit of work (`Context.insert`)."""
+    await ctx.insert(
+        "timeline",
+        repository.INSERT_TIMELINE,
+        entry(order_id, action, message, ctx.actor, ctx.now, data),
+    )
 
 
 def entry(
@@ -55,18 +44,6 @@ def entry(
         "data": data or {},
         "created_at": now,
     }
-
-
-async def list_entries(
-    session: AsyncSession, order_id: str, *, page: PageRequest
-) -> Page[TimelineEntry]:
-    query = (
-        select(TimelineEntry).where(TimelineEntry.order_id == order_id).order_by(TimelineEntry.id)
-    )
-    if page.cursor:
-        (after,) = page.position(int)
-        query = query.where(TimelineEntry.id > after)
-    return await page.fetch(session, query, lambda e: e.id)
 
 
 def entry_out(entry: TimelineEntry) -> TimelineEntryOut:

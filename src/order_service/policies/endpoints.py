@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from order_service.http.context import AnyActor, SettingsDep
+from order_service.http.context import AnyContext
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors, times
@@ -17,6 +17,16 @@ router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=Transac
 
 class CancellationPolicy(BaseModel):
     customer_window_seconds: int
+    summary: str = Field(description="Ready to show to customers.")
+
+
+class EditPolicy(BaseModel):
+    customer_window_seconds: int = Field(
+        description="How long after placing an order the customer may edit it "
+        "(`CUSTOMER_EDIT_WINDOW`), as long as it has not entered fulfilment."
+    )
+    customer_changes: list[str] = Field(description="What a customer's edit may change.")
+    merchant_changes: list[str] = Field(description="What an ops edit may change.")
     summary: str = Field(description="Ready to show to customers.")
 
 
@@ -40,6 +50,7 @@ class Support(BaseModel):
 
 class Policies(BaseModel):
     cancellation: CancellationPolicy
+    edit: EditPolicy
     refund: RefundPolicy
     handling_days: int = Field(description="Business days from order to dispatch.")
     support: Support
@@ -54,6 +65,28 @@ def policies(settings: Settings) -> Policies:
             summary="You can cancel your order within "
             f"{times.duration(settings.customer_cancel_window)} of placing it, "
             "as long as we have not started preparing it. Everything you paid is refunded.",
+        ),
+        edit=EditPolicy(
+            customer_window_seconds=int(settings.edit_window.total_seconds()),
+            customer_changes=[
+                "line_items",
+                "add_line_items",
+                "shipping_address",
+                "tax_lines",
+                "discounts",
+            ],
+            merchant_changes=[
+                "line_items",
+                "add_line_items",
+                "shipping_address",
+                "shipping_lines",
+                "tax_lines",
+                "discounts",
+            ],
+            summary="You can change the quantities and items of your order, or where it "
+            f"ships, within {times.duration(settings.edit_window)} of placing it, as long as "
+            "we have not started preparing it. If the new total is lower, the difference is "
+            "refunded at once; if it is higher, you pay the difference.",
         ),
         refund=RefundPolicy(
             window_days=round(refund / 86400, 2),
@@ -79,11 +112,11 @@ def policies(settings: Settings) -> Policies:
     response_model=Policies,
     responses=responses(errors.Unauthenticated),
     description="""
-The cancellation and refund policy in force — the numbers this service enforces
-(`CUSTOMER_CANCEL_WINDOW`, `REFUND_WINDOW`, `HANDLING_DAYS`) and sentences a storefront can
-show customers as they are. Roles: any.
+The cancellation, edit and refund policy in force — the numbers this service enforces
+(`CUSTOMER_CANCEL_WINDOW`, `CUSTOMER_EDIT_WINDOW`, `REFUND_WINDOW`, `HANDLING_DAYS`) and
+sentences a storefront can show customers as they are. Roles: any.
 """,
 )
-async def get_policies(_: AnyActor, settings: SettingsDep) -> Policies:
+async def get_policies(ctx: AnyContext) -> Policies:
     """The policies in force"""
-    return policies(settings)
+    return policies(ctx.settings)

@@ -5,19 +5,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from order_service.http.context import (
-    AnyActor,
+    AnyContext,
     IfMatchDep,
-    NowDep,
-    OpsActor,
+    OpsContext,
     PageDep,
-    SessionDep,
-    SettingsDep,
     etag,
 )
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors
-from order_service.orders import repository as orders
 from order_service.refunds import errors as refund_errors
 from order_service.refunds import service
 from order_service.refunds.schemas import (
@@ -77,16 +73,9 @@ refund with every reason (`codes`) it would be refused. Takes the same body as
 Roles: any.
 """,
 )  # fmt: skip
-async def calculate_refund(
-    order_id: str,
-    body: RefundCreate,
-    session: SessionDep,
-    actor: AnyActor,
-    now: NowDep,
-    settings: SettingsDep,
-) -> RefundPreview:
+async def calculate_refund(order_id: str, body: RefundCreate, ctx: AnyContext) -> RefundPreview:
     """Preview a refund"""
-    return await service.calculate(session, order_id, body, actor, now, settings)
+    return await service.calculate(ctx, order_id, body)
 
 
 @router.post(
@@ -115,19 +104,10 @@ retried refund is never made twice. Roles: any (storefront keys: customer policy
 """,
 )
 async def create_refund(
-    order_id: str,
-    body: RefundCreate,
-    response: Response,
-    session: SessionDep,
-    actor: AnyActor,
-    if_match: IfMatchDep,
-    now: NowDep,
-    settings: SettingsDep,
+    order_id: str, body: RefundCreate, response: Response, if_match: IfMatchDep, ctx: AnyContext
 ) -> RefundOut:
     """Refund items, shipping or an amount"""
-    refund, order = await service.create_refund(
-        session, order_id, body, if_match, actor, now, settings
-    )
+    refund, order = await service.create_refund(ctx, order_id, body, if_match)
     response.headers["Location"] = f"/v1/refunds/{refund.id}"
     response.headers["ETag"] = etag(order.version)
     return service.refund_out(refund, order)
@@ -139,15 +119,9 @@ async def create_refund(
     responses=responses(*AUTH, errors.OrderNotFound, errors.InvalidCursor),
     description="The order's refunds, newest first, with their status. Roles: any.",
 )
-async def list_order_refunds(
-    order_id: str, session: SessionDep, _: AnyActor, page: PageDep
-) -> RefundList:
+async def list_order_refunds(order_id: str, page: PageDep, ctx: AnyContext) -> RefundList:
     """List an order's refunds"""
-    order = await orders.get(session, order_id)
-    result = await service.list_refunds(session, order_id=order_id, status=None, page=page)
-    return RefundList(
-        data=[service.refund_out(r, order) for r in result.items], next_cursor=result.next_cursor
-    )
+    return await service.order_refunds(ctx, order_id, page)
 
 
 @router.get(
@@ -160,18 +134,13 @@ place to look for a refund that is stuck. Roles: ops, admin.
 """,
 )
 async def list_refunds(
-    session: SessionDep,
-    _: OpsActor,
     page: PageDep,
+    ctx: OpsContext,
     status: Literal["pending", "succeeded", "failed"] | None = None,
     order_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> RefundList:
     """List refunds"""
-    result = await service.list_refunds(session, order_id=order_id, status=status, page=page)
-    lines = await service.line_lookup(session, result.items)
-    return RefundList(
-        data=[service.refund_out(r, lines) for r in result.items], next_cursor=result.next_cursor
-    )
+    return await service.list_refunds(ctx, order_id=order_id, status=status, page=page)
 
 
 @router.get(
@@ -181,10 +150,9 @@ async def list_refunds(
     description="One refund: amount, lines, method, status and, once settled, the gateway "
     "reference or failure reason. Roles: any.",
 )
-async def get_refund(refund_id: str, session: SessionDep, _: AnyActor) -> RefundOut:
+async def get_refund(refund_id: str, ctx: AnyContext) -> RefundOut:
     """Get a refund"""
-    refund = await service.get_refund(session, refund_id)
-    return service.refund_out(refund, await service.line_lookup(session, [refund]))
+    return await service.get_refund(ctx, refund_id)
 
 
 @router.post(
@@ -212,15 +180,9 @@ outcome asked. Roles: ops, admin.
 """,
 )
 async def settle_refund(
-    refund_id: str,
-    body: RefundSettle,
-    response: Response,
-    session: SessionDep,
-    actor: OpsActor,
-    now: NowDep,
-    settings: SettingsDep,
+    refund_id: str, body: RefundSettle, response: Response, ctx: OpsContext
 ) -> RefundOut:
     """Settle a refund"""
-    refund, order = await service.settle(session, refund_id, body, actor, now, settings)
+    refund, order = await service.settle(ctx, refund_id, body)
     response.headers["ETag"] = etag(order.version)
     return service.refund_out(refund, order)

@@ -28,6 +28,7 @@ REFUND_REASONS = (
     "late_delivery",
     "cancellation",
     "other",
+    "order_edited",
 )
 
 

@@ -6,25 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, assert_never, cast
+from typing import Any, assert_never
 
-from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
-
-from order_service.auth.service import Actor
+from order_service.auth.actor import Actor
+from order_service.context import Context
 from order_service.fulfillments import service as fulfillments
 from order_service.fulfillments.models import Fulfillment
-from order_service.kit import metrics, money, sql, times
+from order_service.kit import metrics, money, times
 from order_service.kit.errors import DomainError
 from order_service.kit.ids import new_id
-from order_service.kit.pagination import Page, PageRequest
+from order_service.kit.pagination import PageRequest
 from order_service.orders import policy as order_policy
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
 from order_service.orders.service import check_version, emit_restock, publish, touch
-from order_service.refunds import errors, policy
+from order_service.refunds import errors, policy, repository
 from order_service.refunds.models import Refund, RefundLineItem
 from order_service.refunds.policy import RefundRefusal
 from order_service.refunds.schemas import (
@@ -32,6 +29,7 @@ from order_service.refunds.schemas import (
     LinePreview,
     RefundCreate,
     RefundLineOut,
+    RefundList,
     RefundOut,
     RefundPreview,
     RefundSettle,
@@ -167,17 +165,10 @@ def preview_out(
     )
 
 
-async def calculate(
-    session: AsyncSession,
-    order_id: str,
-    body: RefundCreate,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> RefundPreview:
-    _check_caller(body, actor)
-    order = await orders.get(session, order_id)
-    return preview_out(order, _decide(order, body, now, settings), body, settings)
+async def calculate(ctx: Context, order_id: str, body: RefundCreate) -> RefundPreview:
+    _check_caller(body, ctx.actor)
+    order = await orders.get(ctx.session, order_id)
+    return preview_out(order, _decide(order, body, ctx.now, ctx.settings), body, ctx.settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +180,7 @@ class RefundLine:
 
 
 async def record_refund(
-    session: AsyncSession,
+    ctx: Context,
     order: Order,
     *,
     lines: list[RefundLine],
@@ -201,9 +192,6 @@ async def record_refund(
     note: str | None,
     notify_customer: bool,
     override: bool,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
     known_fulfillments: list[Fulfillment] | None = None,
 ) -> Refund:
     """Write a pending refund and hold its money and units; the caller holds the order lock
@@ -222,10 +210,10 @@ async def record_refund(
         "note": note,
         "notify_customer": notify_customer,
         "override_policy": override,
-        "actor_id": actor.id,
-        "actor_name": actor.name,
-        "actor_role": actor.role.value,
-        "created_at": now,
+        "actor_id": ctx.actor.id,
+        "actor_name": ctx.actor.name,
+        "actor_role": ctx.actor.role.value,
+        "created_at": ctx.now,
     }
     line_rows: list[dict[str, Any]] = []
     restocked: list[tuple[LineItem, int]] = []
@@ -250,78 +238,65 @@ async def record_refund(
         )
     order.total_refund_pending += amount
     order.shipping_refund_pending += shipping
-    await fulfillments.recount(session, order, actor, now, settings, known_fulfillments)
-    touch(order, now)
-    await _insert(session, row, line_rows)
+    await fulfillments.recount(ctx, order, known_fulfillments)
+    touch(order, ctx.now)
+    await _insert(ctx, row, line_rows)
     # Presented from what was written; never added to the session (the rows are above).
     refund = Refund(**row, line_items=[RefundLineItem(**line) for line in line_rows])
-    metrics.on_commit(session, metrics.REFUNDED_AMOUNT, amount, currency=order.currency)
+    metrics.on_commit(ctx.session, metrics.REFUNDED_AMOUNT, amount, currency=order.currency)
     payload = refund_out(refund, order)
     await timeline.record(
-        session,
+        ctx,
         order.id,
         "refund.created",
         f"Refund of {money.display(amount, order.currency)} to {method.replace('_', ' ')} requested"
         + (" (refund policy overridden)" if override else "")
         + (f": {note}" if note else "."),
-        actor,
-        now,
         {"refund_id": refund.id, "amount": amount, "override_policy": override, "reason": reason},
     )
     await publish(
-        session,
+        ctx,
         "refund.created",
         order,
-        now,
-        settings,
         refund=payload.model_dump(mode="json"),
         notify_customer=notify_customer,
     )
     if restocked:
-        await emit_restock(session, order, restocked, f"refund {refund.id}", actor, now, settings)
+        await emit_restock(ctx, order, restocked, f"refund {refund.id}")
     return refund
 
 
-_INSERT = sql.Insert(cast(Table, Refund.__table__))
-_INSERT_LINE = sql.Insert(cast(Table, RefundLineItem.__table__))
-
-
-async def _insert(session: AsyncSession, row: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-    """The refund and its lines, held for the request's last statement where the session
-    defers (`sql.defer`: the ORM's unit of work for them was a fifth of a refund's API CPU),
-    else inserted at once. Nothing reads them back before the request ends; the CHECK
-    constraints and the one-cancellation index hold either way."""
-    if sql.hold(session, "refund", _INSERT, row):
-        for line in lines:
-            sql.hold(session, "refund_lines", _INSERT_LINE, line)
-    else:
-        await sql.insert_together(session, (_INSERT, row), (_INSERT_LINE, lines))
+async def _insert(ctx: Context, row: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    """The refund and its lines, held in the request's outbox for its last statement (the
+    ORM's unit of work for them was a fifth of a refund's API CPU), else inserted at once.
+    Nothing reads them back before the request ends; the CHECK constraints and the
+    one-cancellation index hold either way."""
+    if ctx.outbox is None:
+        await repository.insert(ctx.session, row, lines)
+        return
+    ctx.outbox.hold("refund", repository.INSERT, row)
+    for line in lines:
+        ctx.outbox.hold("refund_lines", repository.INSERT_LINE, line)
 
 
 async def create_refund(
-    session: AsyncSession,
-    order_id: str,
-    body: RefundCreate,
-    if_match: int | None,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
+    ctx: Context, order_id: str, body: RefundCreate, if_match: int | None
 ) -> tuple[Refund, Order]:
-    _check_caller(body, actor)
-    order = await orders.get(session, order_id, lock=True)
+    _check_caller(body, ctx.actor)
+    order = await orders.get(ctx.session, order_id, lock=True)
     check_version(order, if_match)
-    decision = _decide(order, body, now, settings)
+    decision = _decide(order, body, ctx.now, ctx.settings)
     if not decision.allowed:
         raise refusal(decision, order.currency)
     # Read before anything changes, so reading them costs no flush of its own.
-    current = await fulfillments.current(session, order)
+    current = await fulfillments.current(ctx.session, order)
     by_id = {li.id: li for li in order.line_items}
     lines = [
         RefundLine(by_id[req.line_item_id], req.quantity, d.amount, req.restock)
         for req, d in zip(body.line_items, decision.lines, strict=True)
     ]
     refund = await record_refund(
-        session,
+        ctx,
         order,
         lines=lines,
         shipping=decision.shipping,
@@ -332,37 +307,17 @@ async def create_refund(
         note=body.note,
         notify_customer=body.notify_customer,
         override=body.override_policy,
-        actor=actor,
-        now=now,
-        settings=settings,
         known_fulfillments=current,
     )
     return refund, order
 
 
-async def get_refund(session: AsyncSession, refund_id: str, *, lock: bool = False) -> Refund:
-    query = select(Refund).where(Refund.id == refund_id).options(selectinload(Refund.line_items))
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    refund = await session.scalar(query)
-    if refund is None:
-        raise errors.RefundNotFound(f"No refund with id {refund_id}.")
-    return refund
-
-
-async def settle(
-    session: AsyncSession,
-    refund_id: str,
-    body: RefundSettle,
-    actor: Actor,
-    now: datetime,
-    settings: Settings,
-) -> tuple[Refund, Order]:
+async def settle(ctx: Context, refund_id: str, body: RefundSettle) -> tuple[Refund, Order]:
     """The payments service reports the outcome. Success moves the money from pending to
     refunded; failure releases it (and the units) for another refund."""
-    found = await get_refund(session, refund_id)
-    order = await orders.get(session, found.order_id, lock=True)
-    refund = await get_refund(session, refund_id, lock=True)
+    found = await repository.get(ctx.session, refund_id)
+    order = await orders.get(ctx.session, found.order_id, lock=True)
+    refund = await repository.get(ctx.session, refund_id, lock=True)
     if refund.status != "pending":
         raise errors.RefundAlreadySettled(
             f"Refund {refund.id} already {refund.status}"
@@ -386,9 +341,10 @@ async def settle(
             authorized=order.total_authorized,
             paid=order.total_paid,
             refunded=order.total_refunded,
+            edit_refunds=order.total_edit_refunds,
             current=order.financial_status,
         )
-        session.add(
+        ctx.session.add(
             PaymentTransaction(
                 id=new_id("txn"),
                 order_id=order.id,
@@ -399,63 +355,60 @@ async def settle(
                 currency=order.currency,
                 gateway=order.payment_gateway,
                 reference=body.reference,
-                created_at=now,
+                created_at=ctx.now,
             )
         )
     if not succeeded:
-        await fulfillments.recount(session, order, actor, now, settings)
+        if refund.reason == "order_edited":
+            # The shop owes the customer again what the edit lowered the total by.
+            order.total_edit_refunds -= refund.amount
+        await fulfillments.recount(ctx, order)
     refund.status = body.status
     refund.reference = body.reference
     refund.failure_reason = body.failure_reason
-    refund.settled_at = now
-    touch(order, now)
-    await session.flush()
+    refund.settled_at = ctx.now
+    touch(order, ctx.now)
+    await ctx.session.flush()
     await timeline.record(
-        session,
+        ctx,
         order.id,
         f"refund.{body.status}",
         f"Refund of {money.display(refund.amount, order.currency)} "
         + ("succeeded." if succeeded else f"failed: {body.failure_reason or 'no reason given'}."),
-        actor,
-        now,
         {"refund_id": refund.id, "reference": body.reference},
     )
     await publish(
-        session,
+        ctx,
         f"refund.{body.status}",
         order,
-        now,
-        settings,
         refund=refund_out(refund, order).model_dump(mode="json"),
         notify_customer=refund.notify_customer,
     )
     return refund, order
 
 
+async def get_refund(ctx: Context, refund_id: str) -> RefundOut:
+    refund = await repository.get(ctx.session, refund_id)
+    return refund_out(refund, await repository.lines_of(ctx.session, [refund]))
+
+
 async def list_refunds(
-    session: AsyncSession,
-    *,
-    order_id: str | None,
-    status: str | None,
-    page: PageRequest,
-) -> Page[Refund]:
-    query = select(Refund).options(selectinload(Refund.line_items)).order_by(Refund.id.desc())
-    if order_id:
-        query = query.where(Refund.order_id == order_id)
-    if status:
-        query = query.where(Refund.status == status)
-    if page.cursor:
-        (before,) = page.position(str)
-        query = query.where(Refund.id < before)
-    return await page.fetch(session, query, lambda r: r.id)
+    ctx: Context, *, order_id: str | None, status: str | None, page: PageRequest
+) -> RefundList:
+    result = await repository.list_refunds(ctx.session, order_id=order_id, status=status, page=page)
+    lines = await repository.lines_of(ctx.session, result.items)
+    return RefundList(
+        data=[refund_out(r, lines) for r in result.items], next_cursor=result.next_cursor
+    )
 
 
-async def line_lookup(session: AsyncSession, refunds: list[Refund]) -> dict[str, LineItem]:
-    ids = {item.line_item_id for refund in refunds for item in refund.line_items}
-    if not ids:
-        return {}
-    rows = await session.scalars(select(LineItem).where(LineItem.id.in_(ids)))
-    return {line.id: line for line in rows}
+async def order_refunds(ctx: Context, order_id: str, page: PageRequest) -> RefundList:
+    """The order's refunds (404 when there is no such order)."""
+    order = await orders.get(ctx.session, order_id)
+    result = await repository.list_refunds(ctx.session, order_id=order_id, status=None, page=page)
+    return RefundList(
+        data=[refund_out(r, order) for r in result.items], next_cursor=result.next_cursor
+    )
 
 
 def refund_out(refund: Refund, order_or_lines: Order | Mapping[str, LineItem]) -> RefundOut:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
-from order_service.http.context import OpsActor, SessionDep
+from order_service.http.context import OpsContext
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors
@@ -73,15 +73,14 @@ UTC). With `Accept: text/csv`: one row per period and reason. Roles: ops, admin.
 """,
 )
 async def cancellation_report(
-    session: SessionDep,
-    _: OpsActor,
+    ctx: OpsContext,
     from_: From = None,
     to: To = None,
     period: Period = Period.day,
     accept: AcceptHeader = None,
 ) -> Response:
     """Cancellations report"""
-    report = await service.cancellations(session, from_, to, period)
+    report = await service.cancellations(ctx, from_, to, period)
     if _wants_csv(accept):
         rows = [
             {"period_start": p.period_start.isoformat(), "reason": reason, "cancelled": count}
@@ -107,14 +106,10 @@ With `Accept: text/csv`: the SKU table. Roles: ops, admin.
 """,
 )
 async def refund_report(
-    session: SessionDep,
-    _: OpsActor,
-    from_: From = None,
-    to: To = None,
-    accept: AcceptHeader = None,
+    ctx: OpsContext, from_: From = None, to: To = None, accept: AcceptHeader = None
 ) -> Response:
     """Refunds report"""
-    report = await service.refunds(session, from_, to)
+    report = await service.refunds(ctx, from_, to)
     if _wants_csv(accept):
         return _csv([row.model_dump() for row in report.by_sku], "refunds")
     return JSONResponse(report.model_dump(mode="json", by_alias=True))
@@ -134,14 +129,10 @@ negative. With `Accept: text/csv`: one row per carrier and an overall row. Roles
 """,
 )
 async def fulfillment_report(
-    session: SessionDep,
-    _: OpsActor,
-    from_: From = None,
-    to: To = None,
-    accept: AcceptHeader = None,
+    ctx: OpsContext, from_: From = None, to: To = None, accept: AcceptHeader = None
 ) -> Response:
     """Fulfilment report"""
-    report = await service.fulfillment(session, from_, to)
+    report = await service.fulfillment(ctx, from_, to)
     if _wants_csv(accept):
         rows = [
             {

@@ -38,6 +38,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from order_service.context import Context
 from order_service.http.context import Services
 from order_service.kit.db import autocommit
 from order_service.kit.ids import new_id
@@ -316,11 +317,7 @@ class Dispatcher:
             if not await repository.record_attempt(session, claim, values, attempt):
                 return self._lost(claim)
             disabled = await service.endpoint_failed(
-                session,
-                claim.endpoint_id,
-                now=now,
-                gone=outcome.gone,
-                disable_after=settings.webhook_disable_after,
+                Context.system(session, now, settings), claim.endpoint_id, gone=outcome.gone
             )
         if disabled:
             metrics.ENDPOINTS_DISABLED.labels(disabled.reason).inc()

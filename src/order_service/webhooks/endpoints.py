@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from order_service.http.context import AdminActor, NowDep, OpsActor, PageDep, SessionDep, services
+from order_service.http.context import AdminContext, OpsContext, PageDep, services
 from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors
@@ -68,15 +68,11 @@ development, or the host is in `WEBHOOK_TRUSTED_HOSTS`). Roles: admin.
 """,
 )
 async def create_webhook_endpoint(
-    body: WebhookEndpointCreate,
-    request: Request,
-    session: SessionDep,
-    _: AdminActor,
-    now: NowDep,
+    body: WebhookEndpointCreate, request: Request, ctx: AdminContext
 ) -> WebhookEndpointWithSecret:
     """Create a webhook endpoint"""
     svc = services(request)
-    endpoint, secret = await service.create_endpoint(session, body, svc.transports, svc.vault, now)
+    endpoint, secret = await service.create_endpoint(ctx, body, svc.transports, svc.vault)
     return WebhookEndpointWithSecret(
         **WebhookEndpointOut.model_validate(endpoint).model_dump(), secret=secret
     )
@@ -90,11 +86,9 @@ async def create_webhook_endpoint(
     "`disabled_reason`: `manual`, `gone` (it answered 410) or `failing` (every attempt "
     "failed for `WEBHOOK_DISABLE_AFTER`). Secrets are not shown. Roles: admin.",
 )
-async def list_webhook_endpoints(
-    session: SessionDep, _: AdminActor, page: PageDep
-) -> WebhookEndpointList:
+async def list_webhook_endpoints(page: PageDep, ctx: AdminContext) -> WebhookEndpointList:
     """List webhook endpoints"""
-    result = await service.list_endpoints(session, page=page)
+    result = await service.list_endpoints(ctx.session, page=page)
     return WebhookEndpointList(
         data=[WebhookEndpointOut.model_validate(e) for e in result.items],
         next_cursor=result.next_cursor,
@@ -108,11 +102,9 @@ async def list_webhook_endpoints(
     description="One endpoint: its URL, topics, whether it is enabled and, if it is "
     "failing, since when. Roles: admin.",
 )
-async def get_webhook_endpoint(
-    endpoint_id: str, session: SessionDep, _: AdminActor
-) -> WebhookEndpointOut:
+async def get_webhook_endpoint(endpoint_id: str, ctx: AdminContext) -> WebhookEndpointOut:
     """Get a webhook endpoint"""
-    return WebhookEndpointOut.model_validate(await service.get_endpoint(session, endpoint_id))
+    return WebhookEndpointOut.model_validate(await service.get_endpoint(ctx.session, endpoint_id))
 
 
 @router.patch(
@@ -127,15 +119,10 @@ resume and failures are counted afresh. `enabled: false` stops delivery to it. R
 """,
 )
 async def update_webhook_endpoint(
-    endpoint_id: str,
-    body: WebhookEndpointUpdate,
-    request: Request,
-    session: SessionDep,
-    _: AdminActor,
-    now: NowDep,
+    endpoint_id: str, body: WebhookEndpointUpdate, request: Request, ctx: AdminContext
 ) -> WebhookEndpointOut:
     """Update a webhook endpoint"""
-    endpoint = await service.update_endpoint(session, endpoint_id, body, _transports(request), now)
+    endpoint = await service.update_endpoint(ctx, endpoint_id, body, _transports(request))
     return WebhookEndpointOut.model_validate(endpoint)
 
 
@@ -147,9 +134,9 @@ async def update_webhook_endpoint(
     description="Deletes the endpoint with its delivery history; nothing more is sent to "
     "it (a delivery already on the wire may still arrive). Roles: admin.",
 )
-async def delete_webhook_endpoint(endpoint_id: str, session: SessionDep, _: AdminActor) -> Response:
+async def delete_webhook_endpoint(endpoint_id: str, ctx: AdminContext) -> Response:
     """Delete a webhook endpoint"""
-    await service.delete_endpoint(session, endpoint_id)
+    await service.delete_endpoint(ctx.session, endpoint_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -167,13 +154,11 @@ the overlap drops the oldest secret. Roles: admin.
 """,
 )
 async def rotate_webhook_secret(
-    endpoint_id: str, request: Request, session: SessionDep, _: AdminActor, now: NowDep
+    endpoint_id: str, request: Request, ctx: AdminContext
 ) -> WebhookEndpointWithSecret:
     """Rotate an endpoint's signing secret"""
     svc = services(request)
-    endpoint, secret = await service.rotate_secret(
-        session, endpoint_id, svc.settings, svc.vault, now
-    )
+    endpoint, secret = await service.rotate_secret(ctx, endpoint_id, svc.vault)
     return WebhookEndpointWithSecret(
         **WebhookEndpointOut.model_validate(endpoint).model_dump(), secret=secret
     )
@@ -191,11 +176,11 @@ ping is not retried and not listed among the deliveries. Roles: admin.
 """,
 )
 async def ping_webhook_endpoint(
-    endpoint_id: str, request: Request, session: SessionDep, _: AdminActor, now: NowDep
+    endpoint_id: str, request: Request, ctx: AdminContext
 ) -> PingResult:
     """Ping a webhook endpoint"""
     svc = services(request)
-    result = await service.ping(session, endpoint_id, svc.transports, svc.vault, now)
+    result = await service.ping(ctx, endpoint_id, svc.transports, svc.vault)
     return PingResult(
         ok=result.outcome.ok,
         webhook_id=result.webhook_id,
@@ -219,15 +204,14 @@ delivery is sent again by `POST /v1/events/{id}/redeliver`. Roles: ops, admin.
 )
 async def list_webhook_deliveries(
     endpoint_id: str,
-    session: SessionDep,
-    _: OpsActor,
     page: PageDep,
+    ctx: OpsContext,
     status: DeliveryStatus | None = None,
     event_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> DeliveryList:
     """List an endpoint's deliveries"""
     result = await service.list_deliveries(
-        session,
+        ctx.session,
         endpoint_id,
         status=status.value if status else None,
         event_id=event_id,

@@ -106,6 +106,11 @@ def fan_out(event: CTE) -> CTE:
     )
 
 
+async def notify(session: AsyncSession) -> None:
+    """Wake the dispatchers once this transaction commits (never if it rolls back)."""
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
 async def list_deliveries(
     session: AsyncSession,
     endpoint_id: str,

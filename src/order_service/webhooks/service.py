@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service.events import service as events
+from order_service.context import Context
+from order_service.events import repository as events
+from order_service.events import service as outbox
 from order_service.events.models import Event
 from order_service.kit.ids import new_id
 from order_service.kit.pagination import Page, PageRequest
@@ -66,11 +67,6 @@ def signed_message(
     )
 
 
-async def notify(session: AsyncSession) -> None:
-    """Wake the dispatchers once this transaction commits (never if it rolls back)."""
-    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
-
-
 def new_delivery(endpoint_id: str, event: Event, now: datetime) -> WebhookDelivery:
     return WebhookDelivery(
         id=new_id("whd"),
@@ -96,11 +92,7 @@ async def list_endpoints(session: AsyncSession, *, page: PageRequest) -> Page[We
 
 
 async def create_endpoint(
-    session: AsyncSession,
-    body: WebhookEndpointCreate,
-    transports: Transports,
-    vault: Vault,
-    now: datetime,
+    ctx: Context, body: WebhookEndpointCreate, transports: Transports, vault: Vault
 ) -> tuple[WebhookEndpoint, str]:
     """The new endpoint and its signing secret, which is stored only encrypted."""
     await transports.validate(body.url)
@@ -112,24 +104,20 @@ async def create_endpoint(
         description=body.description,
         enabled=body.enabled,
         disabled_reason=None if body.enabled else "manual",
-        disabled_at=None if body.enabled else now,
+        disabled_at=None if body.enabled else ctx.now,
         secret_ciphertext=vault.seal(secret),
-        created_at=now,
-        updated_at=now,
+        created_at=ctx.now,
+        updated_at=ctx.now,
     )
-    session.add(endpoint)
-    await session.flush()
+    ctx.session.add(endpoint)
+    await ctx.session.flush()
     return endpoint, secret
 
 
 async def update_endpoint(
-    session: AsyncSession,
-    endpoint_id: str,
-    body: WebhookEndpointUpdate,
-    transports: Transports,
-    now: datetime,
+    ctx: Context, endpoint_id: str, body: WebhookEndpointUpdate, transports: Transports
 ) -> WebhookEndpoint:
-    endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
+    endpoint = await repository.get_endpoint(ctx.session, endpoint_id, lock=True)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("url") is not None:
         await transports.validate(changes["url"])
@@ -141,12 +129,12 @@ async def update_endpoint(
     if changes.get("enabled") is not None and changes["enabled"] != endpoint.enabled:
         endpoint.enabled = changes["enabled"]
         endpoint.disabled_reason = None if endpoint.enabled else "manual"
-        endpoint.disabled_at = None if endpoint.enabled else now
+        endpoint.disabled_at = None if endpoint.enabled else ctx.now
         endpoint.failing_since = None
         if endpoint.enabled:
-            await notify(session)  # its pending deliveries can go now
-    endpoint.updated_at = now
-    await session.flush()
+            await repository.notify(ctx.session)  # its pending deliveries can go now
+    endpoint.updated_at = ctx.now
+    await ctx.session.flush()
     return endpoint
 
 
@@ -157,15 +145,15 @@ async def delete_endpoint(session: AsyncSession, endpoint_id: str) -> None:
 
 
 async def rotate_secret(
-    session: AsyncSession, endpoint_id: str, settings: Settings, vault: Vault, now: datetime
+    ctx: Context, endpoint_id: str, vault: Vault
 ) -> tuple[WebhookEndpoint, str]:
-    endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
+    endpoint = await repository.get_endpoint(ctx.session, endpoint_id, lock=True)
     secret = signing.generate_secret()
     endpoint.previous_secret_ciphertext = endpoint.secret_ciphertext
-    endpoint.previous_secret_expires_at = now + settings.webhook_secret_overlap
+    endpoint.previous_secret_expires_at = ctx.now + ctx.settings.webhook_secret_overlap
     endpoint.secret_ciphertext = vault.seal(secret)
-    endpoint.updated_at = now
-    await session.flush()
+    endpoint.updated_at = ctx.now
+    await ctx.session.flush()
     return endpoint, secret
 
 
@@ -210,11 +198,9 @@ class PingOutcome:
     duration_ms: int
 
 
-async def ping(
-    session: AsyncSession, endpoint_id: str, transports: Transports, vault: Vault, now: datetime
-) -> PingOutcome:
+async def ping(ctx: Context, endpoint_id: str, transports: Transports, vault: Vault) -> PingOutcome:
     """Send a signed `webhook.ping` now and report how the endpoint answered."""
-    endpoint = await repository.get_endpoint(session, endpoint_id)
+    endpoint = await repository.get_endpoint(ctx.session, endpoint_id)
     if not endpoint.enabled:
         raise errors.WebhookEndpointDisabled(
             f"Endpoint {endpoint_id} is disabled ({endpoint.disabled_reason}); "
@@ -227,12 +213,12 @@ async def ping(
         endpoint.url,
         msg_id=msg_id,
         type_="webhook.ping",
-        body=payload("webhook.ping", now, {"endpoint_id": endpoint.id}),
+        body=payload("webhook.ping", ctx.now, {"endpoint_id": endpoint.id}),
         sealed=endpoint.secret_ciphertext,
         previous=endpoint.previous_secret_ciphertext,
         expires=endpoint.previous_secret_expires_at,
         vault=vault,
-        now=now,
+        now=ctx.now,
     )
     return PingOutcome(msg_id, outcome, round((time.perf_counter() - started) * 1000))
 
@@ -251,13 +237,11 @@ async def list_deliveries(
     )
 
 
-async def redeliver(
-    session: AsyncSession, event_id: str, endpoint_id: str | None, now: datetime
-) -> list[WebhookDelivery]:
+async def redeliver(ctx: Context, event_id: str, endpoint_id: str | None) -> list[WebhookDelivery]:
     """Queue the event again (same `webhook-id`) for one endpoint or every enabled subscriber,
     whatever happened to earlier deliveries. Attempts already made stay listed."""
-    event = await events.get_event(session, event_id, lock=True)
-    targets = await repository.endpoints_for_redelivery(session, event.type, endpoint_id)
+    event = await events.get(ctx.session, event_id, lock=True)
+    targets = await repository.endpoints_for_redelivery(ctx.session, event.type, endpoint_id)
     if endpoint_id is not None and not targets[0].enabled:
         raise errors.WebhookEndpointDisabled(
             f"Endpoint {endpoint_id} is disabled ({targets[0].disabled_reason}); "
@@ -267,23 +251,25 @@ async def redeliver(
         raise errors.NoSubscribedEndpoints(
             f"No enabled endpoint subscribes to {event.type}; name one with `endpoint_id`."
         )
-    existing = {d.endpoint_id: d for d in await repository.deliveries_of_event(session, event.id)}
+    existing = {
+        d.endpoint_id: d for d in await repository.deliveries_of_event(ctx.session, event.id)
+    }
     for endpoint in targets:
         delivery = existing.get(endpoint.id)
         if delivery is None:
-            session.add(new_delivery(endpoint.id, event, now))
+            ctx.session.add(new_delivery(endpoint.id, event, ctx.now))
         else:
             delivery.status = repository.PENDING
             delivery.attempt_count = 0
-            delivery.next_attempt_at = now
+            delivery.next_attempt_at = ctx.now
             delivery.delivered_at = None
-            delivery.updated_at = now
-    await session.flush()
-    await notify(session)
+            delivery.updated_at = ctx.now
+    await ctx.session.flush()
+    await repository.notify(ctx.session)
     wanted = {e.id for e in targets}
     return [
         d
-        for d in await repository.deliveries_of_event(session, event.id)
+        for d in await repository.deliveries_of_event(ctx.session, event.id)
         if d.endpoint_id in wanted
     ]
 
@@ -298,26 +284,24 @@ class Disabled:
     event_id: str
 
 
-async def endpoint_failed(
-    session: AsyncSession, endpoint_id: str, *, now: datetime, gone: bool, disable_after: timedelta
-) -> Disabled | None:
+async def endpoint_failed(ctx: Context, endpoint_id: str, *, gone: bool) -> Disabled | None:
     """Note a failed delivery; disable the endpoint on 410 or after failing for
-    `disable_after`. Disabling it emits `webhook_endpoint.disabled` to the other endpoints
-    subscribed to that topic, in the same transaction, so it is never silent."""
+    `WEBHOOK_DISABLE_AFTER`. Disabling it emits `webhook_endpoint.disabled` to the other
+    endpoints subscribed to that topic, in the same transaction, so it is never silent."""
     found = await repository.endpoint_failed(
-        session, endpoint_id, now=now, gone=gone, disable_after=disable_after
+        ctx.session,
+        endpoint_id,
+        now=ctx.now,
+        gone=gone,
+        disable_after=ctx.settings.webhook_disable_after,
     )
     if found is None:
         return None
     endpoint, reason = found
-    await session.flush()  # disabled before the event fans out: it does not go to itself
+    await ctx.session.flush()  # disabled before the event fans out: it does not go to itself
     endpoint_json = WebhookEndpointOut.model_validate(endpoint).model_dump(mode="json")
-    event_id = await events.emit(
-        session,
-        "webhook_endpoint.disabled",
-        order_id=None,
-        data={"webhook_endpoint": endpoint_json},
-        now=now,
+    event_id = await outbox.emit(
+        ctx, "webhook_endpoint.disabled", order_id=None, data={"webhook_endpoint": endpoint_json}
     )
     return Disabled(endpoint.id, endpoint.url, reason, event_id)
 

@@ -1,0 +1,164 @@
+"""Report queries: aggregates computed by PostgreSQL, one round trip each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Float, Interval, Row, func, literal, select, tuple_, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_service.fulfillments.models import Fulfillment
+from order_service.orders.models import LineItem, Order
+from order_service.refunds.models import Refund, RefundLineItem
+
+Rows = Sequence[Row[Any]]
+
+
+def _between(column: Any, start: datetime | None, end: datetime | None) -> list[Any]:
+    conditions = []
+    if start is not None:
+        conditions.append(column >= start)
+    if end is not None:
+        conditions.append(column < end)
+    return conditions
+
+
+async def cancellations(
+    session: AsyncSession, start: datetime | None, end: datetime | None, period: str
+) -> Rows:
+    """Orders cancelled in the range, counted by `period` (its first instant, UTC:
+    `date_trunc`'s unit), reason and who cancelled: `period`, `cancel_reason`,
+    `cancelled_by`, `n`, earliest period first."""
+    bucket = func.date_trunc(period, func.timezone("UTC", Order.cancelled_at))
+    query = (
+        select(
+            bucket.label("period"),
+            Order.cancel_reason,
+            Order.cancelled_by,
+            func.count().label("n"),
+        )
+        .where(Order.cancelled_at.is_not(None), *_between(Order.cancelled_at, start, end))
+        .group_by(bucket, Order.cancel_reason, Order.cancelled_by)
+        .order_by(bucket)
+    )
+    return (await session.execute(query)).all()
+
+
+async def refunds_by_sku(
+    session: AsyncSession, start: datetime | None, end: datetime | None
+) -> Rows:
+    """For orders processed in the range, per SKU and currency: `units_sold` (cancelled
+    orders sold nothing), `units_refunded` and `amount_refunded` (pending and succeeded
+    refunds, cancellations left out: they are not product returns); highest rate first."""
+    in_range = _between(Order.processed_at, start, end)
+    refunded_units = (
+        select(
+            RefundLineItem.line_item_id,
+            func.sum(RefundLineItem.quantity).label("units"),
+            func.sum(RefundLineItem.amount).label("amount"),
+        )
+        .join(Refund, Refund.id == RefundLineItem.refund_id)
+        .where(Refund.status != "failed", Refund.reason != "cancellation")
+        .group_by(RefundLineItem.line_item_id)
+        .subquery()
+    )
+    sold = func.sum(LineItem.quantity)
+    units_refunded = func.coalesce(func.sum(refunded_units.c.units), 0)
+    query = (
+        select(
+            LineItem.sku,
+            Order.currency,
+            sold.label("units_sold"),
+            units_refunded.label("units_refunded"),
+            func.coalesce(func.sum(refunded_units.c.amount), 0).label("amount_refunded"),
+        )
+        .join(Order, Order.id == LineItem.order_id)
+        .outerjoin(refunded_units, refunded_units.c.line_item_id == LineItem.id)
+        .where(*in_range, *_between(LineItem.processed_at, start, end))
+        .where(Order.status != "cancelled")
+        .group_by(LineItem.sku, Order.currency)
+        .order_by((units_refunded * 1.0 / sold).desc(), LineItem.sku)
+    )
+    return (await session.execute(query)).all()
+
+
+async def refunds_by_reason(
+    session: AsyncSession, start: datetime | None, end: datetime | None
+) -> Sequence[Row[str, str, int, int]]:
+    """Refunds that did not fail, of orders processed in the range: (reason, currency,
+    count, amount)."""
+    query = (
+        select(Refund.reason, Refund.currency, func.count(), func.sum(Refund.amount))
+        .join(Order, Order.id == Refund.order_id)
+        .where(Refund.status != "failed", *_between(Order.processed_at, start, end))
+        .group_by(Refund.reason, Refund.currency)
+    )
+    return (await session.execute(query)).all()
+
+
+async def money_totals(
+    session: AsyncSession, start: datetime | None, end: datetime | None
+) -> Sequence[Row[str, int, int, int]]:
+    """Orders processed in the range with something paid, per currency: (currency, paid,
+    refunded, fees)."""
+    query = (
+        select(
+            Order.currency,
+            func.sum(Order.total_paid),
+            func.sum(Order.total_refunded),
+            func.sum(Order.total_fees),
+        )
+        .where(*_between(Order.processed_at, start, end), Order.total_paid > 0)
+        .group_by(Order.currency)
+        .order_by(Order.currency)
+    )
+    return (await session.execute(query)).all()
+
+
+_NO_TIME = literal(timedelta(0), Interval())
+
+
+def _hours(expression: Any) -> Any:
+    """Median and 90th percentile, in hours, from one sort."""
+    fractions = array([0.5, 0.9], type_=Float)
+    percentiles = func.percentile_cont(fractions).within_group(
+        func.extract("epoch", expression) / 3600
+    )
+    return type_coerce(percentiles, ARRAY(Float))
+
+
+async def fulfillment(session: AsyncSession, start: datetime | None, end: datetime | None) -> Rows:
+    """Fulfilments shipped in the range (by when they shipped), per carrier and overall
+    (`overall` set), busiest carrier first: `carrier`, `shipments`, `delivered`, `dispatch`
+    and `delivery` (median and 90th percentile hours, or None), `late`, `delivered_late`."""
+    carrier = func.coalesce(Fulfillment.carrier, "unknown").label("carrier")
+    # A carrier may date a delivery before the shipment was recorded here (an integration
+    # that records shipments late, a clock that is off): that is no time, not negative hours.
+    to_dispatch = func.greatest(Fulfillment.shipped_at - Fulfillment.order_processed_at, _NO_TIME)
+    to_delivery = func.greatest(Fulfillment.delivered_at - Fulfillment.shipped_at, _NO_TIME)
+    shipped_on = func.date(func.timezone("UTC", Fulfillment.shipped_at))
+    late = shipped_on > Fulfillment.promised_dispatch_date
+    delivered_late = Fulfillment.delivered_at > Fulfillment.estimated_delivery_at
+    query = (
+        select(
+            carrier,
+            func.grouping(carrier).label("overall"),
+            func.count().label("shipments"),
+            func.count(Fulfillment.delivered_at).label("delivered"),
+            _hours(to_dispatch).label("dispatch"),
+            _hours(to_delivery).label("delivery"),
+            func.count().filter(late).label("late"),
+            func.count().filter(delivered_late).label("delivered_late"),
+        )
+        .where(
+            Fulfillment.status == "shipped",
+            Fulfillment.shipped_at.is_not(None),
+            *_between(Fulfillment.shipped_at, start, end),
+        )
+        .group_by(func.grouping_sets(tuple_(carrier), tuple_()))
+        .order_by(func.grouping(carrier).desc(), func.count().desc())
+    )
+    return (await session.execute(query)).all()
