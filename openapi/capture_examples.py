@@ -150,6 +150,7 @@ async def scenario(
     await c(
         "update_fulfillment", "PATCH", f"/v1/fulfillments/{pid}", ops, json={"status": "shipped"}
     )
+    # A carrier's report of a moment ago: tracking events never predate their order.
     now = datetime.now(UTC)
     await c(
         "add_tracking_event",
@@ -158,13 +159,13 @@ async def scenario(
         ops,
         json={
             "status": "in_transit",
-            "occurred_at": (now - timedelta(minutes=5)).isoformat(),
+            "occurred_at": now.isoformat(),
             "location": "Oslo hub",
             "estimated_delivery_at": (now + timedelta(days=2)).isoformat(),
         },
     )
     # the same report again, as an integration retrying it would: answered 200, not re-applied
-    repeat = {"status": "in_transit", "occurred_at": (now - timedelta(minutes=5)).isoformat()}
+    repeat = {"status": "in_transit", "occurred_at": now.isoformat()}
     await c(
         "add_tracking_event", "POST", f"/v1/fulfillments/{pid}/tracking-events", ops, json=repeat
     )

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from order_service.context import Context
 from order_service.edits.models import OrderEdit
 from order_service.kit import errors, sql
 from order_service.kit.pagination import Page, PageRequest
 from order_service.orders.models import Order
 from order_service.refunds.models import Refund
 
-_INSERT = sql.Insert(cast(Table, OrderEdit.__table__))
-
-
-async def insert(ctx: Context, row: dict[str, Any]) -> None:
-    """The edit's row, in the unit of work's outbox where it has one (nothing reads it back
-    before the request ends), else inserted at once."""
-    await ctx.insert("order_edit", _INSERT, row)
+INSERT = sql.Insert(cast(Table, OrderEdit.__table__))
+"""An edit's row (`Context.insert`: nothing reads it back before the request ends)."""
 
 
 async def list_for_order(

@@ -371,7 +371,7 @@ async def edit(
         "actor_role": ctx.actor.role.value,
         "created_at": ctx.now,
     }
-    await repository.insert(ctx, row)
+    await ctx.insert("order_edit", repository.INSERT, row)
     out = edit_out(OrderEdit(**row), refund)
     await timeline.record(
         ctx,
