@@ -12,8 +12,9 @@ concurrent clients (bench/loadclient.py: keep-alive, loopback only):
   (latency counted from each request's scheduled start, so a stall is not hidden);
 * get order, list orders (default page of 50), customer cancel (storefront key), refund of
   one unit (storefront key), each closed-loop;
-* webhook delivery: two `order-service worker` subprocesses deliver `order.created` to an HTTP
-  receiver in this process while orders are created at a fixed rate;
+* webhook delivery: one `order-service worker` subprocess delivers `order.created` to an HTTP
+  receiver in this process while orders are created at 80 % of the creation peak (issue
+  21's bar: one worker keeps up with creation, commit to delivery p99 under 100 ms);
 * the floors (bench/floor.py) in the service's place, driven by the same create sweep: a bare
   ASGI app and a FastAPI route behind our middleware, each sending create's statements
   through asyncpg and doing nothing else: the least a service on this stack can spend;
@@ -466,12 +467,11 @@ class Driver:
 async def webhook_phase(
     driver: Driver, service: Service, rate: float, seconds: float
 ) -> dict[str, Any]:
-    """Orders created at `rate` (well below the peak, so the API does not queue) while two
-    workers deliver `order.created` to a receiver here."""
+    """Orders created at `rate` while one worker delivers `order.created` to a receiver here."""
     receiver = Receiver()
     server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    service.start_workers(2)
+    service.start_workers(1)
     response = await driver.client.post(
         "/v1/webhook-endpoints",
         json={"url": f"http://127.0.0.1:{port}/hooks", "events": ["order.created"]},
@@ -746,7 +746,7 @@ async def drive(service: Service, url: str, plan: Plan, api_keys: dict[str, str]
             ("refund create", driver.taker(pool[half:], driver.refund)),
         ):
             phases.append(await driver.closed(name, plan.concurrency, plan.phase_seconds, request))
-        webhooks = await webhook_phase(driver, service, 0.3 * peak_rps, plan.webhook_seconds)
+        webhooks = await webhook_phase(driver, service, 0.8 * peak_rps, plan.webhook_seconds)
         sample_order = driver.orders[0]
     finally:
         await driver.client.aclose()
