@@ -270,11 +270,29 @@ async def test_patch_corrects_tracking_and_rebuilds_the_url(
     stale = await client.patch(url, json={"service": "express"}, headers={**ops, "If-Match": '"2"'})
     problem(stale, 412, "precondition_failed")
     updates = await events(db, "fulfillment.updated", placed["id"])
+    # each change as {field, before, after}, as order.updated carries them
+    fedex = "https://www.fedex.com/fedextrack/?trknbr="
+    postnord = "https://tracking.postnord.com/tracking.html?id=74892233"
     assert [e.data["changes"] for e in updates] == [
-        ["tracking_number", "tracking_url"],
-        ["carrier", "tracking_url"],
-        ["carrier", "tracking_url"],
-        ["tracking_url"],
+        [
+            {"field": "tracking_number", "before": "1234", "after": "7489 2233"},
+            {"field": "tracking_url", "before": fedex + "1234", "after": fedex + "74892233"},
+        ],
+        [
+            {"field": "carrier", "before": "FedEx", "after": "PostNord"},
+            {"field": "tracking_url", "before": fedex + "74892233", "after": postnord},
+        ],
+        [
+            {"field": "carrier", "before": "PostNord", "after": "Acme Couriers"},
+            {"field": "tracking_url", "before": postnord, "after": None},
+        ],
+        [
+            {
+                "field": "tracking_url",
+                "before": None,
+                "after": "https://acme.example/t/74892233",
+            }
+        ],
     ]
 
 

@@ -30,7 +30,7 @@ from order_service.kit.pagination import PageRequest
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order
-from order_service.orders.service import check_version, publish, touch
+from order_service.orders.service import change, check_version, publish, touch
 
 
 def event_out(event: TrackingEvent) -> TrackingEventOut:
@@ -191,7 +191,14 @@ async def _cancel_one(
         f"{_describe(fulfillment)} back to unfulfilled.",
         {"fulfillment_id": fulfillment.id, "previous_status": previous},
     )
-    await _settle(ctx, order, fulfillments, fulfillment, "fulfillment.updated", changes=["status"])
+    await _settle(
+        ctx,
+        order,
+        fulfillments,
+        fulfillment,
+        "fulfillment.updated",
+        changes=[change("status", previous, "cancelled")],
+    )
 
 
 async def _settle(
@@ -386,18 +393,18 @@ async def update(
     fields = body.model_fields_set
     changes: dict[str, dict[str, Any]] = {}
 
-    def change(name: str, value: Any) -> None:
+    def assign(name: str, value: Any) -> None:
         if getattr(fulfillment, name) != value:
             changes[name] = {"from": getattr(fulfillment, name), "to": value}
             setattr(fulfillment, name, value)
 
     for name in ("carrier", "service", "tracking_number", "tracking_url"):
         if name in fields:
-            change(name, getattr(body, name))
+            assign(name, getattr(body, name))
     if "notify_customer" in fields and body.notify_customer is not None:
-        change("notify_customer", body.notify_customer)
+        assign("notify_customer", body.notify_customer)
     if "tracking_url" not in fields and {"carrier", "tracking_number"} & changes.keys():
-        change(
+        assign(
             "tracking_url", policy.tracking_url(fulfillment.carrier, fulfillment.tracking_number)
         )
     if body.status == "shipped" and fulfillment.status == "pending":
@@ -415,7 +422,12 @@ async def update(
         {"fulfillment_id": fulfillment.id, "changes": changes},
     )
     await _settle(
-        ctx, order, fulfillments, fulfillment, "fulfillment.updated", changes=sorted(changes)
+        ctx,
+        order,
+        fulfillments,
+        fulfillment,
+        "fulfillment.updated",
+        changes=[change(name, c["from"], c["to"]) for name, c in sorted(changes.items())],
     )
     return fulfillment, order
 
