@@ -157,6 +157,10 @@ class RefundOut(BaseModel):
     failure_reason: str | None
     created_at: datetime
     settled_at: datetime | None
+    return_id: str | None = Field(
+        description="The return this refund pays for (its received units, a claim, or what "
+        "an exchange's replacement cost less than the returned units); null otherwise."
+    )
 
 
 class RefundList(BaseModel):
