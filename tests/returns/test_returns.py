@@ -284,3 +284,14 @@ async def test_auto_approve(
     assert found["status"] == "approved"
     assert found["order"]["return_status"] == "in_progress"
     assert await count_events(db, "return.approved", order["id"]) == 1
+
+
+async def test_the_return_policy_is_published(
+    client: httpx.AsyncClient, storefront: dict[str, str]
+) -> None:
+    response = await client.get("/v1/policies", headers=storefront)
+    returns = response.json()["returns"]
+    assert returns["window_days"] == 30
+    assert returns["auto_approve"] is False
+    assert "exchange" in returns["resolutions"]
+    assert "30 days" in returns["summary"]

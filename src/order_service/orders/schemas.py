@@ -79,7 +79,7 @@ class OrderFulfillmentStatus(StrEnum):
     delivered = "delivered"
 
 
-class ReturnStatus(StrEnum):
+class OrderReturnStatus(StrEnum):
     none = "none"
     requested = "requested"
     in_progress = "in_progress"
@@ -335,7 +335,7 @@ class OrderOut(Output):
         description="What returned units were worth toward exchange orders: paid money moved "
         "to them, no longer refundable here."
     )
-    return_status: ReturnStatus = Field(
+    return_status: OrderReturnStatus = Field(
         description="`requested`: a return awaits approval; `in_progress`: an approved return "
         "awaits its parcel; `returned` / `partially_returned`: every shipped unit / some "
         "came back; `none` otherwise."

@@ -264,7 +264,7 @@ class ReturnList(BaseModel):
     next_cursor: str | None
 
 
-class LinePreview(BaseModel):
+class ReturnLinePreview(BaseModel):
     line_item_id: str
     sku: str
     quantity: int = Field(description="Asked for (0 for a line not in the request).")
@@ -275,7 +275,7 @@ class LinePreview(BaseModel):
 
 
 class ReturnPreview(BaseModel):
-    line_items: list[LinePreview] = Field(description="Every line of the order.")
+    line_items: list[ReturnLinePreview] = Field(description="Every line of the order.")
     returnable: bool = Field(description="Whether POST /returns with this body would succeed.")
     codes: list[ReturnRefusal]
     expected_refund: int

@@ -38,7 +38,6 @@ from order_service.returns.models import OPEN_STATUSES, Return, ReturnLineItem
 from order_service.returns.policy import ReturnRefusal
 from order_service.returns.schemas import (
     DeductionOut,
-    LinePreview,
     ReceiveLineIn,
     ReturnApprove,
     ReturnCalculate,
@@ -47,6 +46,7 @@ from order_service.returns.schemas import (
     ReturnCreate,
     ReturnDecline,
     ReturnLineOut,
+    ReturnLinePreview,
     ReturnList,
     ReturnOut,
     ReturnPreview,
@@ -199,7 +199,7 @@ async def calculate(ctx: Context, order_id: str, body: ReturnCalculate) -> Retur
     units = {li.line_item_id: li.quantity for li in body.line_items}
     return ReturnPreview(
         line_items=[
-            LinePreview(
+            ReturnLinePreview(
                 line_item_id=d.line_item_id,
                 sku=skus[d.line_item_id],
                 quantity=d.quantity,
