@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip --quiet
 LOCKS := requirements/pip.txt requirements/development.txt
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCKS) 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: install lock run test lint typecheck pytest fuzz format openapi bench profile instructions clean
+.PHONY: install lock run test lint typecheck pytest fuzz format openapi bench bench-webhooks profile instructions clean
 
 # The stamp is named by the checksum of pyproject.toml and the locks: a change to their text
 # installs a fresh venv, so nothing outside the lock lingers; a rewrite without change does not.
@@ -74,6 +74,12 @@ format: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# One webhook worker delivering a backlog of EVENTS (over ORDERS orders) to a receiver on
+# loopback: what one worker can deliver per second (docs/performance.md).
+bench-webhooks: install
+	$(BIN)/python bench/webhooks.py --drain --dispatchers 1 --events $${EVENTS:-4000} \
+		--orders $${ORDERS:-200} $${BENCH_DATABASE_URL:+--database-url $$BENCH_DATABASE_URL}
 
 profile: install
 	$(BIN)/python bench/run.py --profile $${WHAT:-create}

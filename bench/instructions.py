@@ -1,7 +1,7 @@
-"""Instructions per order creation (or cancellation, or refund): a count that the VM's noise
-does not move.
+"""Instructions per order creation (or cancellation, refund, edit): a count that the VM's
+noise does not move.
 
-    python bench/instructions.py [--operation create|cancel|refund] [--src DIR]
+    python bench/instructions.py [--operation create|cancel|refund|edit] [--src DIR]
         [--counts 50,450] [--data-dir .data/instructions]
 
 CPU time per request moves by a third between identical runs on a shared VM (README,
@@ -15,8 +15,10 @@ dependencies, validation, pricing, the idempotency work, the statements' argumen
 asyncpg, the response; not uvicorn's HTTP parsing (small: a trivial ASGI app under the same
 uvicorn costs a few percent of an order creation) nor the kernel.
 
-`--operation cancel` (a customer's cancellation of a paid order: void, refund, restock) and
-`--operation refund` (one unit, restocked) work the same way, with a storefront key and an
+`--operation cancel` (a customer's cancellation of a paid order: void, refund, restock),
+`--operation refund` (one unit, restocked) and `--operation edit` (a customer's edit of a
+paid order taking one unit off a line: a refund of the difference and a restock) work the
+same way, with a storefront key and an
 `Idempotency-Key` each, as `make bench` sends them: both counted runs first create the same
 number of orders (enough for the larger count), so only the operations differ.
 
@@ -99,6 +101,9 @@ def _acting(operation: str, order: dict[str, Any]) -> tuple[str, bytes, int]:
     if operation == "cancel":
         return f"/v1/orders/{order['id']}/cancel", b'{"reason": "customer"}', 200
     line = order["line_items"][0]["id"]
+    if operation == "edit":
+        edit = {"line_items": [{"line_item_id": line, "quantity": 1}], "reason": "customer_request"}
+        return f"/v1/orders/{order['id']}/edits", json.dumps(edit).encode(), 201
     body = {
         "line_items": [{"line_item_id": line, "quantity": 1, "restock": True}],
         "reason": "damaged",
@@ -146,7 +151,12 @@ async def _child(url: str, operation: str, count: int, orders_needed: int) -> No
         await asyncio.gather(*(acting(measured[i::CONCURRENCY]) for i in range(CONCURRENCY)))
 
 
-OPERATIONS = {"create": "order creation", "cancel": "cancellation", "refund": "refund"}
+OPERATIONS = {
+    "create": "order creation",
+    "cancel": "cancellation",
+    "refund": "refund",
+    "edit": "edit",
+}
 
 
 def _count(url: str, operation: str, count: int, orders_needed: int, src: Path | None) -> int:
@@ -171,7 +181,7 @@ def main() -> None:
     parser.add_argument(
         "--counts",
         default="",
-        help="the two counts to difference (50,450; 40,240 for cancel, refund)",
+        help="the two counts to difference (50,450; 40,240 for the others)",
     )
     parser.add_argument("--data-dir", default=".data/instructions")
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)

@@ -1,13 +1,17 @@
 """Webhook delivery throughput and commit-to-delivery latency against a loopback receiver.
 
     python bench/webhooks.py [--events 2000] [--emitters 8] [--dispatchers 2] [--orders 200]
-        [--database-url postgresql+asyncpg://...]
+        [--drain] [--database-url postgresql+asyncpg://...]
 
 Starts an embedded PostgreSQL under .data/bench (unless --database-url), migrates, registers
 one endpoint pointing at an HTTP receiver on 127.0.0.1, runs in-process dispatchers (each
 with its own engine, as separate worker processes would have) and commits events one per
 transaction from concurrent emitters. Latency is from each event's commit to its arrival;
 throughput is events delivered per second from the first commit to the last arrival.
+
+With --drain the events are committed first, with no dispatcher running (a backlog, as after
+a sale's burst or an outage), then the dispatchers start: throughput is events delivered per
+second from their start to the last arrival, what the workers alone can do.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import update
+
+from order_service.context import Context
 from order_service.events import service as events
 from order_service.http.context import Services
 from order_service.kit import embedded, migrations
@@ -80,6 +87,8 @@ async def main(args: argparse.Namespace) -> None:
     engine = create_engine(url, pool_size=args.emitters + 2)
     sessionmaker = create_sessionmaker(engine)
     async with sessionmaker() as session, session.begin():
+        # Endpoints of earlier runs point at receivers long gone.
+        await session.execute(update(WebhookEndpoint).values(enabled=False))
         session.add(
             WebhookEndpoint(
                 id=f"whe_bench{uuid.uuid4().hex[:8]}",
@@ -93,38 +102,55 @@ async def main(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     workers = []
     dispatcher_engines = []
-    for _ in range(args.dispatchers):
-        dengine = create_engine(url, pool_size=8)
-        dispatcher_engines.append(dengine)
-        services = Services(
-            settings=settings, engine=dengine, sessionmaker=create_sessionmaker(dengine)
-        )
-        dispatcher = Dispatcher(services)
-        workers.append((services, asyncio.create_task(dispatcher.run(stop))))
-        await asyncio.wait_for(dispatcher.listening.wait(), 10)
+
+    async def start_dispatchers() -> None:
+        for _ in range(args.dispatchers):
+            dengine = create_engine(url, pool_size=8)
+            dispatcher_engines.append(dengine)
+            services = Services(
+                settings=settings, engine=dengine, sessionmaker=create_sessionmaker(dengine)
+            )
+            dispatcher = Dispatcher(services)
+            workers.append((services, asyncio.create_task(dispatcher.run(stop))))
+            await asyncio.wait_for(dispatcher.listening.wait(), 10)
+
+    if not args.drain:
+        await start_dispatchers()
 
     committed: dict[str, float] = {}
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(args.events):
         queue.put_nowait(n)
+    run = uuid.uuid4().hex[:6]
+    per_transaction = 50 if args.drain else 1
 
     async def emitter() -> None:
         while not queue.empty():
-            n = queue.get_nowait()
             async with sessionmaker() as session:
                 async with session.begin():
-                    event_id = await events.emit(
-                        session,
-                        "order.updated",
-                        order_id=f"ord_{n % args.orders}",
-                        data={"order": {"id": f"ord_{n % args.orders}", "version": n}},
-                        now=datetime.now(UTC),
-                    )
-                committed[event_id] = time.perf_counter()
+                    ctx = Context.system(session, datetime.now(UTC), settings)
+                    ids = []
+                    for _ in range(min(per_transaction, queue.qsize())):
+                        n = queue.get_nowait()
+                        order_id = f"ord_{run}_{n % args.orders}"
+                        ids.append(
+                            await events.emit(
+                                ctx,
+                                "order.updated",
+                                order_id=order_id,
+                                data={"order": {"id": order_id, "version": n}},
+                                sequence=n // args.orders + 1,
+                            )
+                        )
+                for event_id in ids:
+                    committed[event_id] = time.perf_counter()
 
     started = time.perf_counter()
-    await asyncio.gather(*(emitter() for _ in range(args.emitters)))
+    await asyncio.gather(*(emitter() for _ in range(1 if args.drain else args.emitters)))
     emitted_in = time.perf_counter() - started
+    if args.drain:
+        started = time.perf_counter()
+        await start_dispatchers()
     await asyncio.wait_for(receiver.done.wait(), 300)
     finished = max(receiver.arrived.values())
     stop.set()
@@ -139,7 +165,7 @@ async def main(args: argparse.Namespace) -> None:
     latencies = [(receiver.arrived[i] - committed[i]) * 1000 for i in committed]
     print(
         f"events={args.events} emitters={args.emitters} dispatchers={args.dispatchers} "
-        f"orders={args.orders} batch={args.batch}"
+        f"orders={args.orders} batch={args.batch}" + (" drain" if args.drain else "")
     )
     print(f"emitted (committed) at      {args.events / emitted_in:8.0f} events/s")
     print(f"delivered at                {args.events / (finished - started):8.0f} events/s")
@@ -156,5 +182,6 @@ if __name__ == "__main__":
     parser.add_argument("--dispatchers", type=int, default=2)
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--drain", action="store_true", help="deliver a backlog")
     parser.add_argument("--database-url")
     asyncio.run(main(parser.parse_args()))

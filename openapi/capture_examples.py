@@ -150,6 +150,7 @@ async def scenario(
     await c(
         "update_fulfillment", "PATCH", f"/v1/fulfillments/{pid}", ops, json={"status": "shipped"}
     )
+    # A carrier's report of a moment ago: tracking events never predate their order.
     now = datetime.now(UTC)
     await c(
         "add_tracking_event",

@@ -1,7 +1,7 @@
 """returns: returns and their lines, returned units, exchange credit, refunds by return
 
 Revision ID: d5f0b2e3c8a1
-Revises: c4e9a1d2b7f3
+Revises: c4a1e9d2f310
 Create Date: 2026-12-09 10:00:00+00:00
 
 * `returns`, `return_line_items`: one row per return (its lifecycle, shipping details,
@@ -21,7 +21,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'd5f0b2e3c8a1'
-down_revision: str | None = 'c4e9a1d2b7f3'
+down_revision: str | None = 'c4a1e9d2f310'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

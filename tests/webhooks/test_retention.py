@@ -107,7 +107,11 @@ async def test_delivered_events_are_pruned_after_the_retention_and_the_rest_kept
         "/v1/events", params={"type": "order.cancelled", "order_id": cancelled["id"]}, headers=ops
     )
     (failed_event,) = (e["id"] for e in response.json()["data"])  # 410 for one endpoint
-    expected = old_delivered | (old_cancelled - {failed_event})
+    response = await client.get(
+        "/v1/events", params={"type": "webhook_endpoint.disabled"}, headers=ops
+    )
+    (disabled_event,) = (e["id"] for e in response.json()["data"])  # delivered to the other
+    expected = old_delivered | (old_cancelled - {failed_event}) | {disabled_event}
     assert await retention.prune(services) == len(expected)
 
     for event_id in expected:

@@ -36,6 +36,7 @@ async def emit_many(app: Any, orders: int, per_order: int) -> list[str]:
                     "order.updated",
                     order_id=f"ord_{n}",
                     data={"order": {"id": f"ord_{n}", "version": step + 1}},
+                    sequence=step + 1,
                 )
                 emitted.append(event_id)
     return emitted
@@ -74,6 +75,12 @@ async def test_concurrent_dispatchers_deliver_each_event_exactly_once_in_order(
             if r.json["data"]["order"]["id"] == f"ord_{n}"
         ]
         assert versions == [1, 2, 3, 4, 5]
+        sequences = [
+            r.json["sequence"]
+            for r in receiver.requests
+            if r.json.get("sequence") and r.json["data"]["order"]["id"] == f"ord_{n}"
+        ]
+        assert sequences == [1, 2, 3, 4, 5]
     assert await statuses(app) == {"succeeded": len(emitted)}
     for engine in engines:
         await engine.dispose()

@@ -24,11 +24,16 @@ Topic = Literal[TOPICS]  # type: ignore[valid-type]
 @router.get(
     "",
     response_model=EventList,
-    responses=responses(*AUTH, errors.InvalidCursor),
+    responses=responses(*AUTH, errors.InvalidCursor, errors.NotFound),
     description="""
 Every event the service has emitted, newest first — the same payloads webhooks deliver.
 Each is written in the transaction of the change it reports, so an event exists exactly when
-its change committed. Filter by `type` (a topic) and `order_id`. Roles: ops, admin.
+its change committed. Filter by `type` (a topic) and `order_id`.
+
+With `after` (an event id), the events written after that one, oldest first: what a
+receiver missed since the last event it handled, or since a `webhook_endpoint.disabled`
+event (redeliver each to the endpoint with `POST /v1/events/{id}/redeliver`). 404 if that
+event no longer exists (pruned after `EVENT_RETENTION`). Roles: ops, admin.
 """,
 )
 async def list_events(
@@ -36,9 +41,16 @@ async def list_events(
     ctx: OpsContext,
     type: Topic | None = None,
     order_id: Annotated[str | None, Query(max_length=40)] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="An event id: list the events written after it, oldest first.",
+        ),
+    ] = None,
 ) -> EventList:
     """List events"""
-    return await service.list_events(ctx, type_=type, order_id=order_id, page=page)
+    return await service.list_events(ctx, type_=type, order_id=order_id, page=page, after=after)
 
 
 @router.get(

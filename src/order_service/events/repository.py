@@ -20,17 +20,34 @@ INSERT = sql.Insert(
 
 
 async def list_events(
-    session: AsyncSession, *, type_: str | None, order_id: str | None, page: PageRequest
+    session: AsyncSession,
+    *,
+    type_: str | None,
+    order_id: str | None,
+    page: PageRequest,
+    after: str | None = None,
 ) -> Page[Event]:
-    """Newest first, by sequence number."""
-    query = select(Event).order_by(Event.sequence.desc())
+    """Newest first, by sequence number; or, `after` an event, the events written since it,
+    oldest first."""
+    query = select(Event)
     if type_:
         query = query.where(Event.type == type_)
     if order_id:
         query = query.where(Event.order_id == order_id)
-    if page.cursor:
-        (before,) = page.position(int)
-        query = query.where(Event.sequence < before)
+    if after is None:
+        query = query.order_by(Event.sequence.desc())
+        if page.cursor:
+            (before,) = page.position(int)
+            query = query.where(Event.sequence < before)
+    else:
+        start = await session.scalar(select(Event.sequence).where(Event.id == after))
+        if start is None:
+            raise errors.NotFound(
+                f"No event with id {after} (`after`): events are pruned after EVENT_RETENTION."
+            )
+        if page.cursor:
+            (start,) = page.position(int)
+        query = query.where(Event.sequence > start).order_by(Event.sequence)
     return await page.fetch(session, query, lambda e: e.sequence)
 
 

@@ -11,6 +11,13 @@ class EventOut(BaseModel):
     type: str = Field(examples=["order.created"])
     order_id: str | None
     timestamp: datetime
+    sequence: int | None = Field(
+        description="For an event of an order, its number among the order's events: 1, 2, "
+        "3 … without gaps, in the order the changes committed (the webhook payload's "
+        "`sequence`). A receiver that has seen 4 and gets 6 knows 5 is still coming or was "
+        "missed. null for events not about an order.",
+        examples=[3],
+    )
     data: dict[str, Any] = Field(
         description="The whole order (with `version`) and what the event is about."
     )

@@ -20,7 +20,7 @@ from order_service.http.context import Services
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import Order
-from order_service.orders.service import event_data
+from order_service.orders.service import event_data, next_sequence
 from order_service.settings import Settings
 
 BATCH = 100
@@ -79,6 +79,7 @@ async def _fire(ctx: Context, follow_up: FollowUp) -> bool:
         "order.follow_up_due",
         order_id=order.id,
         data=_payload(follow_up, order, ctx.now, ctx.settings),
+        sequence=next_sequence(ctx, order),
     )
     follow_up.status = "sent"
     follow_up.event_id = event_id

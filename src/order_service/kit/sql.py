@@ -30,9 +30,11 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert as InsertStatement
+from sqlalchemy.sql.dml import Update as UpdateStatement
 
 Then = Callable[[CTE], CTE]
 """A CTE built on another (an insert's fan-out reading what it inserted)."""
@@ -84,6 +86,32 @@ class Insert:
         return result.scalar() if self.returning else None
 
 
+class Update:
+    """Sets columns of rows of `table` found by their primary key `key`, from rows given as
+    mappings by column key (the key's column among them). Of several rows for one key in
+    one statement, the last one counts: PostgreSQL would update the row with any one."""
+
+    def __init__(self, table: Table, *, key: str = "id") -> None:
+        self.table = table
+        self.key = key
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - module-level instances, never freed
+    def statement(self, keys: tuple[str, ...], parameter: str = "rows") -> UpdateStatement:
+        rows = (
+            func.json_to_recordset(bindparam(parameter, type_=JSON))
+            .table_valued(*(column(key, self.table.c[key].type) for key in keys))
+            .render_derived(name="rows", with_types=True)
+        )
+        return (
+            update(self.table)
+            .where(self.table.c[self.key] == rows.c[self.key])
+            .values({key: rows.c[key] for key in keys if key != self.key})
+        )
+
+    def rows(self, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        return list({row[self.key]: row for row in rows}.values())
+
+
 def _stored(value: ColumnElement[Any], type_: Any) -> ColumnElement[Any]:
     """`value` as SQLAlchemy would store it: None in a JSON column is JSON `null` unless the
     column says otherwise (json_to_recordset makes it SQL NULL)."""
@@ -99,7 +127,7 @@ def keys_of(rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return keys
 
 
-Part = tuple[str, Insert, tuple[str, ...], Then | None]
+Part = tuple[str, "Insert | Update", tuple[str, ...], Then | None]
 """A CTE: its name, its insert, the columns its rows name, what follows it."""
 
 
@@ -119,7 +147,7 @@ def _composed(main: tuple[Insert, tuple[str, ...]] | None, parts: tuple[Part, ..
 async def _run(
     session: AsyncSession,
     main: tuple[Insert, Mapping[str, Any]] | None,
-    parts: Sequence[tuple[str, Insert, Sequence[Mapping[str, Any]], Then | None]],
+    parts: Sequence[tuple[str, Insert | Update, Sequence[Mapping[str, Any]], Then | None]],
 ) -> Any:
     """One statement: `main`'s row (if any) inserted with each part's rows as CTEs, which
     may reference each other (foreign keys are checked at the statement's end); `main`'s
@@ -166,14 +194,19 @@ class Outbox:
     __slots__ = ("held",)
 
     def __init__(self) -> None:
-        self.held: dict[str, tuple[Insert, list[Mapping[str, Any]], Then | None]] = {}
+        self.held: dict[str, tuple[Insert | Update, list[Mapping[str, Any]], Then | None]] = {}
 
     def hold(
-        self, name: str, insert: Insert, row: Mapping[str, Any], then: Then | None = None
+        self,
+        name: str,
+        insert: Insert | Update,
+        row: Mapping[str, Any],
+        then: Then | None = None,
     ) -> None:
         """Hold `row` for `insert`. Rows of one `name` become one insert, a CTE of that name,
         so they keep the order they were held in; `then` builds a CTE to follow it (one that
-        reads it, say)."""
+        reads it, say). An `Update` sets columns of rows already written (the last row held
+        for a key counts)."""
         self.held.setdefault(name, (insert, [], then))[1].append(row)
 
     async def write(

@@ -163,6 +163,10 @@ class Order(Base):
     closed_at: Mapped[datetime | None]
 
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The `sequence` of the order's latest event (`events.order_sequence`): each event of the
+    # order takes the next number under the order's row lock, so they run 1, 2, 3 … in
+    # commit order, and a rolled-back change gives its numbers back.
+    last_event_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

@@ -152,6 +152,9 @@ async def list_orders(
 
 
 _INSERT_ORDER = sql.Insert(cast(Table, Order.__table__), returning=("number",))
+UPDATE_SEQUENCE = sql.Update(cast(Table, Order.__table__))
+"""Sets `last_event_sequence` (`orders.service.next_sequence`) with a request's last
+statement."""
 _INSERT_LINE_ITEMS = sql.Insert(cast(Table, LineItem.__table__))
 _INSERT_TRANSACTION = sql.Insert(cast(Table, PaymentTransaction.__table__))
 INSERT_TIMELINE = sql.Insert(cast(Table, TimelineEntry.__table__))

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pydantic_core
+from sqlalchemy.orm.attributes import set_committed_value
+
 from order_service.context import Context
 from order_service.events import service as events
 from order_service.kit import errors, money, timestamps
@@ -63,6 +66,36 @@ def check_version(order: Order, expected: int | None) -> None:
         )
 
 
+def next_sequence(ctx: Context, order: Order) -> int:
+    """The `sequence` of the order's next event: 1, 2, 3 … without gaps in commit order, as
+    every change holds the order's row lock until it commits (and gives the number back if
+    it rolls back). In a request the count is written with its last statement (events are
+    published after the order's own changes were flushed, and an UPDATE of its own cost a
+    round trip)."""
+    number = order.last_event_sequence + 1
+    if ctx.outbox is not None:
+        ctx.outbox.hold(
+            "order_sequence", repository.UPDATE_SEQUENCE, {"id": order.id, _SEQUENCE: number}
+        )
+        set_committed_value(order, _SEQUENCE, number)
+    else:
+        order.last_event_sequence = number
+    return number
+
+
+_SEQUENCE = "last_event_sequence"
+
+
+def change(field: str, before: Any, after: Any) -> dict[str, Any]:
+    """One entry of `order.updated`'s `data.changes`: a field of the order, as JSON, before
+    and after the change."""
+    return {
+        "field": field,
+        "before": pydantic_core.to_jsonable_python(before),
+        "after": pydantic_core.to_jsonable_python(after),
+    }
+
+
 def touch(order: Order, now: datetime) -> None:
     order.version += 1
     order.updated_at = now
@@ -99,7 +132,11 @@ class NewOrder:
 
 async def publish(ctx: Context, type_: str, order: Order, **extra: Any) -> None:
     await events.emit(
-        ctx, type_, order_id=order.id, data=event_data(order, ctx.now, ctx.settings, **extra)
+        ctx,
+        type_,
+        order_id=order.id,
+        data=event_data(order, ctx.now, ctx.settings, **extra),
+        sequence=next_sequence(ctx, order),
     )
 
 
@@ -194,6 +231,7 @@ async def create_order(
         "archived_at": None,
         "closed_at": None,
         "version": 1,
+        "last_event_sequence": 1,  # its `order.created`
         "created_at": ctx.now,
         "updated_at": ctx.now,
     }
@@ -272,12 +310,17 @@ async def create_order(
     )
     created = NewOrder(order_fields(order, lines, ctx.now, ctx.settings))
     await events.emit(
-        ctx, "order.created", order_id=order_id, data=_payload(created.fields, ctx.settings)
+        ctx,
+        "order.created",
+        order_id=order_id,
+        data=_payload(created.fields, ctx.settings),
+        sequence=order["last_event_sequence"],
     )
     return created
 
 
-def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> None:
+def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> list[dict[str, Any]]:
+    """Apply a successful transaction; what it changed (`change`)."""
     effect = _payment_effect(
         kind,
         amount,
@@ -290,8 +333,14 @@ def _apply_payment(order: Order, kind: str, amount: int, fee: int) -> None:
         edit_refunds=order.total_edit_refunds,
         current=order.financial_status,
     )
+    changed = [
+        change(column, getattr(order, column), value)
+        for column, value in effect.items()
+        if getattr(order, column) != value
+    ]
     for column, value in effect.items():
         setattr(order, column, value)
+    return changed
 
 
 def _payment_effect(
@@ -400,9 +449,11 @@ async def record_transaction(
     )
     ctx.session.add(transaction)
     before = order.financial_status
+    changed: list[dict[str, Any]] = []
     if succeeded:
-        _apply_payment(order, body.kind.value, amount, body.fee or 0)
+        changed = _apply_payment(order, body.kind.value, amount, body.fee or 0)
         if body.gateway and not order.payment_gateway:
+            changed.append(change("payment_gateway", None, body.gateway))
             order.payment_gateway = body.gateway
         touch(order, ctx.now)
     await timeline.record(
@@ -420,7 +471,7 @@ async def record_transaction(
         },
     )
     if succeeded:
-        await publish(ctx, "order.updated", order, changes=["financial_status"])
+        await publish(ctx, "order.updated", order, changes=changed)
     await ctx.session.flush()
     return transaction, order
 
@@ -455,7 +506,12 @@ async def update_order(
     await timeline.record(
         ctx, order.id, "order.updated", f"Updated {', '.join(changes)}.", {"changes": changes}
     )
-    await publish(ctx, "order.updated", order, changes=sorted(changes))
+    await publish(
+        ctx,
+        "order.updated",
+        order,
+        changes=[change(f, c["from"], c["to"]) for f, c in sorted(changes.items())],
+    )
     await ctx.session.flush()
     return order
 
@@ -467,18 +523,20 @@ async def set_archived(ctx: Context, order_id: str, archived: bool, if_match: in
     check_version(order, if_match)
     if (order.archived_at is not None) == archived:
         return order
+    before = {f: getattr(order, f) for f in ("archived_at", "status", "closed_at")}
     order.archived_at = ctx.now if archived else None
     if archived and order.status == "open":
         order.status, order.closed_at = "closed", ctx.now
     elif not archived and order.status == "closed":
         order.status, order.closed_at = "open", None
+    changed = [change(f, v, getattr(order, f)) for f, v in before.items() if getattr(order, f) != v]
     touch(order, ctx.now)
     action = "order.archived" if archived else "order.unarchived"
     await timeline.record(ctx, order.id, action, "Archived." if archived else "Unarchived.")
     if archived:
         await publish(ctx, "order.archived", order)
     else:
-        await publish(ctx, "order.updated", order, changes=["archived_at"])
+        await publish(ctx, "order.updated", order, changes=changed)
     await ctx.session.flush()
     return order
 
@@ -493,8 +551,9 @@ async def delete_order(ctx: Context, order_id: str, if_match: int | None) -> Non
     data = event_data(
         order, ctx.now, ctx.settings, deleted_by={"name": ctx.actor.name, "role": ctx.actor.role}
     )
+    sequence = order.last_event_sequence + 1  # the row it would count on is gone
     await repository.delete_order(ctx.session, order.id)
-    await events.emit(ctx, "order.deleted", order_id=order.id, data=data)
+    await events.emit(ctx, "order.deleted", order_id=order.id, data=data, sequence=sequence)
 
 
 async def reorder(ctx: Context, order_id: str, body: ReorderRequest) -> NewOrder:
@@ -531,6 +590,7 @@ async def reorder(ctx: Context, order_id: str, body: ReorderRequest) -> NewOrder
         source_name=source.source_name,
     )
     order = await create_order(ctx, draft, reordered_from=source)
+    changed = [change("reorder_ids", list(source.reorder_ids), [*source.reorder_ids, order.id])]
     source.reorder_ids = [*source.reorder_ids, order.id]
     touch(source, ctx.now)
     await timeline.record(
@@ -540,7 +600,7 @@ async def reorder(ctx: Context, order_id: str, body: ReorderRequest) -> NewOrder
         f"Reordered as #{order.number}.",
         {"reorder_id": order.id},
     )
-    await publish(ctx, "order.updated", source, changes=["reorder_ids"])
+    await publish(ctx, "order.updated", source, changes=changed)
     await ctx.session.flush()
     return order
 

@@ -12,6 +12,12 @@ deliveries when it commits, listened for on a dedicated asyncpg connection; a sw
 `WEBHOOK_SWEEP_INTERVAL` (and at the next scheduled retry) is the safety net for missed
 notifications, expired leases and a listener that is reconnecting.
 
+An acknowledged delivery is recorded together with every other acknowledged meanwhile, in
+one statement (`repository.acknowledge`) that also claims, for each endpoint and order, the
+order's next event if one is waiting: it is sent at once rather than on the next sweep,
+still after the one before it. A failed attempt is recorded on its own (it may disable the
+endpoint).
+
 Up to `WEBHOOK_BATCH_SIZE` deliveries are in flight per dispatcher, so one slow endpoint
 does not hold up the others. On shutdown the dispatcher stops claiming, gives in-flight
 deliveries `WEBHOOK_SHUTDOWN_GRACE` to finish, then cancels the rest and releases their
@@ -32,6 +38,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from order_service.context import Context
 from order_service.http.context import Services
 from order_service.kit.db import autocommit
 from order_service.kit.ids import new_id
@@ -64,12 +71,17 @@ class Dispatcher:
         self.inflight: dict[asyncio.Task[None], Claim] = {}
         self.name = f"dispatcher-{uuid.uuid4().hex[:8]}"
         self._metrics_at = 0.0
+        self.running = False
+        # Acknowledged deliveries waiting to be recorded, each with whom to tell it was.
+        self.acknowledged: list[tuple[repository.Acknowledged, asyncio.Future[bool]]] = []
+        self.recording = False
 
     # the loop ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         listener = asyncio.create_task(self._listen(stop))
         batch = self.settings.webhook_batch_size
+        self.running = True
         try:
             while not stop.is_set():
                 free = batch - len(self.inflight)
@@ -83,6 +95,7 @@ class Dispatcher:
                 # the next event of its order) and, when there is room, on a notification.
                 await self._wait(stop, timeout, notified=claiming)
         finally:
+            self.running = False
             await self._shutdown()
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -122,11 +135,14 @@ class Dispatcher:
         except Exception:
             log.exception("webhook dispatcher: claiming failed; retrying after the sweep")
             return 0
+        self._start(claims)
+        return len(claims)
+
+    def _start(self, claims: list[Claim]) -> None:
         for claim in claims:
             task = asyncio.create_task(self.deliver(claim))
             self.inflight[task] = claim
             task.add_done_callback(self._finished)
-        return len(claims)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.inflight.pop(task, None)
@@ -194,7 +210,9 @@ class Dispatcher:
             claim.url,
             msg_id=claim.event_id,
             type_=claim.event_type,
-            body=service.payload(claim.event_type, claim.event_created_at, claim.event_data),
+            body=service.payload(
+                claim.event_type, claim.event_created_at, claim.event_data, claim.event_sequence
+            ),
             sealed=claim.secret_ciphertext,
             previous=claim.previous_secret_ciphertext,
             expires=claim.previous_secret_expires_at,
@@ -207,6 +225,60 @@ class Dispatcher:
 
     async def record(self, claim: Claim, outcome: Outcome, *, now: Any, duration_ms: int) -> str:
         """Write the attempt and schedule what follows; returns the outcome label."""
+        if outcome.ok:
+            acknowledged = repository.Acknowledged(
+                claim, new_id("wha"), now, outcome.status_code, duration_ms
+            )
+            if not await self._acknowledge(acknowledged):
+                return self._lost(claim)
+            metrics.ATTEMPTS.labels("succeeded").inc()
+            metrics.DELIVERY_LATENCY.inc(max(0.0, (now - claim.event_created_at).total_seconds()))
+            if log.isEnabledFor(logging.INFO):
+                self._log(claim, "succeeded", outcome, claim.attempt_count + 1)
+            return "succeeded"
+        return await self._record_failure(claim, outcome, now=now, duration_ms=duration_ms)
+
+    async def _acknowledge(self, acknowledged: repository.Acknowledged) -> bool:
+        """Record an acknowledged delivery with all the others acknowledged meanwhile (group
+        commit: while one statement runs, the next batch gathers), and start the next event
+        of each order they let go; whether this delivery's claim still held."""
+        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.acknowledged.append((acknowledged, recorded))
+        if not self.recording:
+            self.recording = True
+            batch: list[tuple[repository.Acknowledged, asyncio.Future[bool]]] = []
+            try:
+                while self.acknowledged:
+                    batch, self.acknowledged = self.acknowledged, []
+                    try:
+                        async with autocommit(self.services.engine) as conn:
+                            done, claims = await repository.acknowledge(
+                                conn,
+                                [a for a, _ in batch],
+                                now=self.services.clock(),
+                                token=uuid.uuid4().hex,
+                                lease=self.settings.webhook_lease,
+                                chain=self.running,
+                            )
+                    except Exception as exc:  # each delivery's lease runs out: sent again
+                        for _, future in batch:
+                            future.set_exception(exc)
+                        continue
+                    for a, future in batch:
+                        future.set_result(a.claim.delivery_id in done)
+                    self._start(claims)
+            finally:
+                self.recording = False
+                # Cancelled (at shutdown): the others waiting on this write stop waiting.
+                for _, future in batch + self.acknowledged:
+                    if not future.done():
+                        future.cancel()
+                self.acknowledged = []
+        return await recorded
+
+    async def _record_failure(
+        self, claim: Claim, outcome: Outcome, *, now: Any, duration_ms: int
+    ) -> str:
         settings = self.settings
         attempts = claim.attempt_count + 1
         values: dict[str, Any] = {
@@ -216,10 +288,7 @@ class Dispatcher:
             "updated_at": now,
         }
         next_retry = None
-        if outcome.ok:
-            label = "succeeded"
-            values |= {"status": repository.SUCCEEDED, "delivered_at": now, "next_attempt_at": None}
-        elif outcome.gone:
+        if outcome.gone:
             label = "gone"
             values |= {"status": repository.FAILED, "next_attempt_at": None}
         else:
@@ -244,32 +313,29 @@ class Dispatcher:
             error=outcome.error,
             next_retry_at=next_retry,
         )
-        if outcome.ok:  # the common case: one statement, committing by itself
-            async with autocommit(self.services.engine) as conn:
-                recorded = await repository.record_attempt(
-                    conn, claim, values, attempt, reset_failing=True
-                )
-            if not recorded:
+        async with self.services.sessionmaker() as session, session.begin():
+            if not await repository.record_attempt(session, claim, values, attempt):
                 return self._lost(claim)
-        else:
-            async with self.services.sessionmaker() as session, session.begin():
-                if not await repository.record_attempt(
-                    session, claim, values, attempt, reset_failing=False
-                ):
-                    return self._lost(claim)
-                reason = await repository.endpoint_failed(
-                    session,
-                    claim.endpoint_id,
-                    now=now,
-                    gone=outcome.gone,
-                    disable_after=settings.webhook_disable_after,
-                )
-            if reason:
-                metrics.ENDPOINTS_DISABLED.labels(reason).inc()
-                log.warning("webhook endpoint %s disabled: %s", claim.endpoint_id, reason)
+            disabled = await service.endpoint_failed(
+                Context.system(session, now, settings), claim.endpoint_id, gone=outcome.gone
+            )
+        if disabled:
+            metrics.ENDPOINTS_DISABLED.labels(disabled.reason).inc()
+            log.error(
+                "webhook endpoint %s (%s) disabled: %s; its deliveries wait until it is "
+                "enabled again (see docs/operations.md, 'A disabled webhook endpoint')",
+                disabled.endpoint_id,
+                disabled.url,
+                disabled.reason,
+                extra={"endpoint_id": disabled.endpoint_id, "event_id": disabled.event_id},
+            )
+        if label == "failed":
+            self.wake.set()  # the order's next event, if any, can go now
         metrics.ATTEMPTS.labels(label).inc()
-        if outcome.ok:
-            metrics.DELIVERY_LATENCY.inc(max(0.0, (now - claim.event_created_at).total_seconds()))
+        self._log(claim, label, outcome, attempts)
+        return label
+
+    def _log(self, claim: Claim, label: str, outcome: Outcome, attempts: int) -> None:
         log.info(
             "webhook %s to %s: %s",
             claim.event_type,
@@ -283,7 +349,6 @@ class Dispatcher:
                 "attempt": attempts,
             },
         )
-        return label
 
     def _lost(self, claim: Claim) -> str:
         metrics.ATTEMPTS.labels("lost").inc()

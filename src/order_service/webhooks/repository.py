@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     CTE,
+    JSON,
     String,
     Table,
     TextClause,
@@ -172,7 +174,24 @@ class Claim:
     event_type: str
     event_created_at: datetime
     event_data: dict[str, Any]
+    order_id: str | None = None
+    event_sequence: int | None = None
+    """The event's `sequence` among its order's events."""
 
+
+# What a claim reads, from the deliveries it just locked (`claimed`): the same for the
+# dispatcher's sweep and for the next events of orders whose previous event was acknowledged.
+_CLAIMED = """claimed AS (
+    UPDATE webhook_deliveries d SET locked_until = :locked_until, claim_token = :token
+      FROM due WHERE d.id = due.id
+    RETURNING d.id, d.attempt_count, d.endpoint_id, d.event_id, d.sequence),
+found AS (
+    SELECT c.id, c.attempt_count, e.id AS endpoint_id, e.url, e.secret_ciphertext,
+           e.previous_secret_ciphertext, e.previous_secret_expires_at, ev.id AS event_id,
+           ev.type, ev.created_at, ev.data, ev.order_id, ev.order_sequence, c.sequence
+      FROM claimed c
+      JOIN webhook_endpoints e ON e.id = c.endpoint_id
+      JOIN events ev ON ev.id = c.event_id)"""
 
 _CLAIM = text(f"""WITH due AS (
     SELECT d.id
@@ -187,16 +206,31 @@ _CLAIM = text(f"""WITH due AS (
      ORDER BY d.next_attempt_at, d.sequence
      LIMIT :limit
        FOR UPDATE OF d SKIP LOCKED),
-claimed AS (
-    UPDATE webhook_deliveries d SET locked_until = :locked_until, claim_token = :token
-      FROM due WHERE d.id = due.id
-    RETURNING d.id, d.attempt_count, d.endpoint_id, d.event_id, d.sequence)
-SELECT c.id, c.attempt_count, e.id, e.url, e.secret_ciphertext, e.previous_secret_ciphertext,
-       e.previous_secret_expires_at, ev.id, ev.type, ev.created_at, ev.data
-  FROM claimed c
-  JOIN webhook_endpoints e ON e.id = c.endpoint_id
-  JOIN events ev ON ev.id = c.event_id
- ORDER BY c.sequence""")  # noqa: S608 - constants only; values are parameters
+{_CLAIMED}
+SELECT * FROM found ORDER BY sequence""")  # noqa: S608 - constants only; values are parameters
+
+
+def _claims(rows: Sequence[Any], token: str) -> list[Claim]:
+    return [
+        Claim(
+            delivery_id=row[0],
+            token=token,
+            attempt_count=row[1],
+            endpoint_id=row[2],
+            url=row[3],
+            secret_ciphertext=row[4],
+            previous_secret_ciphertext=row[5],
+            previous_secret_expires_at=row[6],
+            event_id=row[7],
+            event_type=row[8],
+            event_created_at=row[9],
+            event_data=row[10],
+            order_id=row[11],
+            event_sequence=row[12],
+        )
+        for row in rows
+        if row[0] is not None
+    ]
 
 
 async def claim(
@@ -209,26 +243,108 @@ async def claim(
     One statement on a connection outside any transaction, so it commits by itself before
     anything is sent: the dispatcher runs it for every batch, and as three ORM statements in
     a transaction it cost five round trips."""
-    claims = []
     params = {"now": now, "limit": limit, "locked_until": now + lease, "token": token}
-    for row in await conn.execute(_CLAIM, params):
-        claims.append(
-            Claim(
-                delivery_id=row[0],
-                token=token,
-                attempt_count=row[1],
-                endpoint_id=row[2],
-                url=row[3],
-                secret_ciphertext=row[4],
-                previous_secret_ciphertext=row[5],
-                previous_secret_expires_at=row[6],
-                event_id=row[7],
-                event_type=row[8],
-                event_created_at=row[9],
-                event_data=row[10],
-            )
-        )
-    return claims
+    return _claims((await conn.execute(_CLAIM, params)).all(), token)
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """A delivery the endpoint acknowledged (2xx), to record."""
+
+    claim: Claim
+    attempt_id: str
+    attempted_at: datetime
+    status_code: int | None
+    duration_ms: int
+
+
+_ACKNOWLEDGED = text(f"""WITH acked AS (
+    SELECT * FROM json_to_recordset(CAST(:acked AS json)) AS a(
+        delivery_id text, token text, attempt_count int, status_code int,
+        attempt_id text, attempted_at timestamptz, duration_ms int)),
+delivered AS (
+    UPDATE webhook_deliveries d
+       SET locked_until = NULL, claim_token = NULL, status = '{SUCCEEDED}',
+           attempt_count = a.attempt_count, last_status_code = a.status_code,
+           last_error = NULL, next_attempt_at = NULL, delivered_at = a.attempted_at,
+           updated_at = a.attempted_at
+      FROM acked a
+     WHERE d.id = a.delivery_id AND d.claim_token = a.token
+    RETURNING d.id, d.endpoint_id, d.order_id),
+attempts AS (
+    INSERT INTO webhook_attempts
+           (id, delivery_id, attempted_at, status_code, duration_ms, error, next_retry_at)
+    SELECT a.attempt_id, a.delivery_id, a.attempted_at, a.status_code, a.duration_ms, NULL, NULL
+      FROM acked a JOIN delivered ON delivered.id = a.delivery_id),
+recovered AS (
+    UPDATE webhook_endpoints SET failing_since = NULL
+     WHERE failing_since IS NOT NULL AND id IN (SELECT endpoint_id FROM delivered)),
+following AS (
+    -- Per endpoint and order just acknowledged, its earliest undelivered event: this
+    -- statement's snapshot still sees the acknowledged deliveries as pending.
+    SELECT next.id
+      FROM delivered
+     CROSS JOIN LATERAL (
+           SELECT p.id, p.next_attempt_at, p.locked_until FROM webhook_deliveries p
+            WHERE p.status = '{PENDING}' AND p.endpoint_id = delivered.endpoint_id
+              AND p.order_id = delivered.order_id
+              AND p.id NOT IN (SELECT delivery_id FROM acked)
+            ORDER BY p.sequence
+            LIMIT 1) next
+     WHERE :chain AND delivered.order_id IS NOT NULL AND next.next_attempt_at <= :now
+       AND (next.locked_until IS NULL OR next.locked_until < :now)),
+due AS (
+    SELECT d.id
+      FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+     WHERE d.id IN (SELECT id FROM following) AND e.enabled
+       FOR UPDATE OF d SKIP LOCKED),
+{_CLAIMED}
+SELECT found.*, (SELECT array_agg(id) FROM delivered)
+  FROM (SELECT 1) AS one LEFT JOIN found ON true
+ ORDER BY found.sequence""").bindparams(  # noqa: S608 - constants only; values are parameters
+    bindparam("acked", type_=JSON)
+)
+
+
+async def acknowledge(
+    conn: AsyncConnection,
+    acked: list[Acknowledged],
+    *,
+    now: datetime,
+    token: str,
+    lease: timedelta,
+    chain: bool = True,
+) -> tuple[set[str], list[Claim]]:
+    """Record acknowledged deliveries, all in one statement, and claim (with `token`) what
+    each let go: for each endpoint and order, its next event if due. Returns the deliveries
+    recorded (not one whose claim was lost: its lease ran out and another worker's result
+    counts) and the new claims.
+
+    On a connection outside a transaction, so it commits by itself: the next event of an
+    order goes out as soon as the previous one is acknowledged, rather than on a sweep, and
+    still in order; a worker killed before sending what it claimed lets the lease run out.
+    Without `chain`, it claims nothing."""
+    rows = [
+        {
+            "delivery_id": a.claim.delivery_id,
+            "token": a.claim.token,
+            "attempt_count": a.claim.attempt_count + 1,
+            "status_code": a.status_code,
+            "attempt_id": a.attempt_id,
+            "attempted_at": a.attempted_at.isoformat(),
+            "duration_ms": a.duration_ms,
+        }
+        for a in acked
+    ]
+    params = {
+        "acked": rows,
+        "now": now,
+        "locked_until": now + lease,
+        "token": token,
+        "chain": chain,
+    }
+    rows_found = (await conn.execute(_ACKNOWLEDGED, params)).all()
+    return set(rows_found[0][-1] or ()), _claims(rows_found, token)
 
 
 async def record_attempt(
@@ -236,16 +352,10 @@ async def record_attempt(
     claim: Claim,
     values: dict[str, Any],
     attempt: WebhookAttempt,
-    *,
-    reset_failing: bool,
 ) -> bool:
-    """Store an attempt's result, unless the claim was lost (lease expired and another worker
-    took the delivery): then the other worker's result is the one that counts. With
-    `reset_failing` (a success) the endpoint stops counting as failing.
-
-    One statement: every delivery runs it, and the same through the ORM (an update, a
-    flushed insert and another update) was a third of a worker's CPU. On a connection
-    outside a transaction it commits by itself; inside one, with the rest."""
+    """Store a failed attempt's result, unless the claim was lost (lease expired and another
+    worker took the delivery): then the other worker's result is the one that counts.
+    One statement (an acknowledged delivery is recorded by `acknowledge`)."""
     columns = tuple(sorted(values))
     params = {f"set_{c}": values[c] for c in columns} | {
         "delivery_id": claim.delivery_id,
@@ -257,27 +367,19 @@ async def record_attempt(
         "error": attempt.error,
         "next_retry_at": attempt.next_retry_at,
     }
-    result = await conn.execute(_record_sql(columns, reset_failing), params)
+    result = await conn.execute(_record_sql(columns), params)
     return result.first() is not None
 
 
 @functools.cache
-def _record_sql(columns: tuple[str, ...], reset_failing: bool) -> TextClause:
-    """The statement for one shape of result (the columns a success, a failure or a retry
-    sets, all named by the dispatcher, each as the parameter `set_<column>`)."""
+def _record_sql(columns: tuple[str, ...]) -> TextClause:
+    """The statement for one shape of result (the columns a failure or a retry sets, all
+    named by the dispatcher, each as the parameter `set_<column>`)."""
     sets = ", ".join(f"{column} = :set_{column}" for column in columns)
-    reset = (
-        """,
-    endpoint AS (
-        UPDATE webhook_endpoints SET failing_since = NULL
-         WHERE failing_since IS NOT NULL AND id = (SELECT endpoint_id FROM delivery))"""
-        if reset_failing
-        else ""
-    )
     return text(f"""WITH delivery AS (
         UPDATE webhook_deliveries SET locked_until = NULL, claim_token = NULL, {sets}
          WHERE id = :delivery_id AND claim_token = :token
-     RETURNING id, endpoint_id){reset}
+     RETURNING id, endpoint_id)
     INSERT INTO webhook_attempts
            (id, delivery_id, attempted_at, status_code, duration_ms, error, next_retry_at)
     SELECT :attempt_id, id, :attempted_at, :status_code, :duration_ms, :error, :next_retry_at
@@ -300,9 +402,9 @@ async def release(session: AsyncSession, claims: list[Claim]) -> None:
 
 async def endpoint_failed(
     session: AsyncSession, endpoint_id: str, *, now: datetime, gone: bool, disable_after: timedelta
-) -> str | None:
+) -> tuple[WebhookEndpoint, str] | None:
     """Note a failure; disable the endpoint on 410 or after failing for `disable_after`.
-    Returns the reason when this call disabled it."""
+    Returns the endpoint and the reason when this call disabled it."""
     endpoint = await session.scalar(
         select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()
     )
@@ -321,7 +423,7 @@ async def endpoint_failed(
         endpoint.disabled_reason = reason
         endpoint.disabled_at = now
     endpoint.updated_at = now
-    return reason
+    return (endpoint, reason) if reason else None
 
 
 async def next_due(session: AsyncSession, now: datetime) -> datetime | None:

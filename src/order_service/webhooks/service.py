@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service.context import Context
 from order_service.events import repository as events
+from order_service.events import service as outbox
 from order_service.events.models import Event
 from order_service.kit.ids import new_id
 from order_service.kit.pagination import Page, PageRequest
@@ -29,15 +30,29 @@ from order_service.kit.secrecy import SecretUnreadable, Vault
 from order_service.settings import Settings
 from order_service.webhooks import errors, repository, signing
 from order_service.webhooks.models import WebhookDelivery, WebhookEndpoint
-from order_service.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
+from order_service.webhooks.schemas import (
+    WebhookEndpointCreate,
+    WebhookEndpointOut,
+    WebhookEndpointUpdate,
+)
 from order_service.webhooks.transports import Message, Outcome, Transports
 
 NOTIFY_CHANNEL = repository.NOTIFY_CHANNEL
 
 
-def payload(type_: str, timestamp: datetime, data: dict[str, Any]) -> bytes:
-    """The body every transport sends: `{"type", "timestamp", "data"}`."""
-    body = {"type": type_, "timestamp": timestamp.isoformat().replace("+00:00", "Z"), "data": data}
+def payload(
+    type_: str, timestamp: datetime, data: dict[str, Any], sequence: int | None = None
+) -> bytes:
+    """The body every transport sends: `{"type", "timestamp", "sequence", "data"}`, where
+    `sequence` (only in an order's events) numbers the order's events 1, 2, 3 … in commit
+    order."""
+    body: dict[str, Any] = {
+        "type": type_,
+        "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
+    }
+    if sequence is not None:
+        body["sequence"] = sequence
+    body["data"] = data
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -257,6 +272,38 @@ async def redeliver(ctx: Context, event_id: str, endpoint_id: str | None) -> lis
         for d in await repository.deliveries_of_event(ctx.session, event.id)
         if d.endpoint_id in wanted
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Disabled:
+    """An endpoint the dispatcher just disabled, and the event saying so."""
+
+    endpoint_id: str
+    url: str
+    reason: str
+    event_id: str
+
+
+async def endpoint_failed(ctx: Context, endpoint_id: str, *, gone: bool) -> Disabled | None:
+    """Note a failed delivery; disable the endpoint on 410 or after failing for
+    `WEBHOOK_DISABLE_AFTER`. Disabling it emits `webhook_endpoint.disabled` to the other
+    endpoints subscribed to that topic, in the same transaction, so it is never silent."""
+    found = await repository.endpoint_failed(
+        ctx.session,
+        endpoint_id,
+        now=ctx.now,
+        gone=gone,
+        disable_after=ctx.settings.webhook_disable_after,
+    )
+    if found is None:
+        return None
+    endpoint, reason = found
+    await ctx.session.flush()  # disabled before the event fans out: it does not go to itself
+    endpoint_json = WebhookEndpointOut.model_validate(endpoint).model_dump(mode="json")
+    event_id = await outbox.emit(
+        ctx, "webhook_endpoint.disabled", order_id=None, data={"webhook_endpoint": endpoint_json}
+    )
+    return Disabled(endpoint.id, endpoint.url, reason, event_id)
 
 
 def retry_delay(
