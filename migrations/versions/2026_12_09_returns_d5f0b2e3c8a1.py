@@ -61,7 +61,6 @@ def upgrade() -> None:
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("decline_reason IS NULL OR decline_reason IN ('outside_policy', 'not_eligible', 'no_proof', 'other')", name=op.f('ck_returns_decline_reason')),
-    sa.CheckConstraint("received_at >= '2000-01-01 00:00:00+00' AND received_at < '10000-01-01 00:00:00+00'", name=op.f('ck_returns_received_at_range')),
     sa.CheckConstraint("resolution IN ('refund', 'store_credit', 'exchange')", name=op.f('ck_returns_resolution')),
     sa.CheckConstraint("return_by >= '2000-01-01 00:00:00+00' AND return_by < '10000-01-01 00:00:00+00'", name=op.f('ck_returns_return_by_range')),
     sa.CheckConstraint("status IN ('requested', 'approved', 'declined', 'received', 'closed', 'cancelled')", name=op.f('ck_returns_status')),

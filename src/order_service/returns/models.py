@@ -54,7 +54,7 @@ class Return(Base):
             "AND exchange_credit >= 0",
             name="money",
         ),
-        *sane_times("return_by", "received_at"),
+        *sane_times("return_by"),
         Index("ix_returns_order_id_id", "order_id", "id"),
         Index("ix_returns_status_id", "status", "id"),
         # the returns report: returns by when they were requested

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from order_service.kit.schema_types import Amount, Note, OptionalText, Quantity, UtcDatetime
 from order_service.orders.schemas import LineItemIn, OrderOut
-from order_service.refunds.schemas import ActorRef, LineItemId, RefundOut
+from order_service.refunds.schemas import OVERRIDE_NEEDS_NOTE, ActorRef, LineItemId, RefundOut
 from order_service.returns.policy import ReturnRefusal
 
 
@@ -74,6 +74,11 @@ def _unique_lines(lines: list[ReturnLineIn] | list[ReceiveLineIn]) -> None:
 
 
 class ReturnCreate(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=OVERRIDE_NEEDS_NOTE,
+    )
+
     line_items: list[ReturnLineIn] = Field(
         min_length=1, max_length=250, description="The units to send back (each line once)."
     )
