@@ -108,3 +108,15 @@ async def test_a_refund_before_the_return_leaves_nothing_to_refund_on_receipt(
     received = await act(client, ops, found["id"], "receive")
     assert received.json()["refund"]["amount"] == 2000
     assert await _refunded_units(client, ops, order["id"]) == 2
+
+
+async def test_a_parcel_with_units_in_a_return_cannot_be_cancelled(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    order = await shipped_order(client, storefront, ops, delivered=False)
+    await approved(client, storefront, ops, order, 1)
+    parcels = await client.get(f"/v1/orders/{order['id']}/fulfillments", headers=ops)
+    parcel = parcels.json()["data"][0]["id"]
+    response = await client.post(f"/v1/fulfillments/{parcel}/cancel", headers=ops)
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "fulfillment_has_returns"
