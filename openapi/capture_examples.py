@@ -236,6 +236,73 @@ async def scenario(
     )
     await c("list_edits", "GET", f"/v1/orders/{fourth['id']}/edits", shop)
 
+    fifth = await c("create_order", "POST", "/v1/orders", shop, json=order_body)
+    await c(
+        "create_fulfillment",
+        "POST",
+        f"/v1/orders/{fifth['id']}/fulfillments",
+        ops,
+        json={"status": "shipped", "carrier": "UPS", "tracking_number": "1Z999AA10123456784"},
+    )
+    fifth_tee = fifth["line_items"][0]["id"]
+    ask = {
+        "line_items": [
+            {"line_item_id": fifth_tee, "quantity": 1, "reason": "size_or_fit", "note": "too small"}
+        ],
+        "resolution": "refund",
+        "customer_note": "Could I get a refund for one of them?",
+    }
+    await c(
+        "calculate_return", "POST", f"/v1/orders/{fifth['id']}/returns/calculate", shop, json=ask
+    )
+    asked = await c("request_return", "POST", f"/v1/orders/{fifth['id']}/returns", shop, json=ask)
+    await c(
+        "approve_return",
+        "POST",
+        f"/v1/returns/{asked['id']}/approve",
+        ops,
+        json={
+            "return_shipping": {
+                "carrier": "UPS",
+                "tracking_number": "1ZRETURN0001",
+                "label_url": "https://labels.example.com/1ZRETURN0001.pdf",
+                "instructions": "Drop the parcel at any UPS access point.",
+            },
+            "return_by": (datetime.now(UTC) + timedelta(days=14)).isoformat(),
+        },
+    )
+    await c(
+        "receive_return",
+        "POST",
+        f"/v1/returns/{asked['id']}/receive",
+        ops,
+        json={
+            "line_items": [{"line_item_id": fifth_tee, "quantity": 1, "disposition": "restock"}],
+            "deductions": [{"reason": "restocking_fee", "amount": 200}],
+        },
+    )
+    await c("close_return", "POST", f"/v1/returns/{asked['id']}/close", ops, json={})
+    await c("get_return", "GET", f"/v1/returns/{asked['id']}", shop)
+    await c("list_order_returns", "GET", f"/v1/orders/{fifth['id']}/returns", shop)
+    one = {"line_items": [{"line_item_id": fifth_tee, "quantity": 1, "reason": "changed_mind"}]}
+    again = await c("request_return", "POST", f"/v1/orders/{fifth['id']}/returns", shop, json=one)
+    await c(
+        "decline_return",
+        "POST",
+        f"/v1/returns/{again['id']}/decline",
+        ops,
+        json={"decline_reason": "no_proof", "note": "Please send a photo of the label."},
+    )
+    last = await c("request_return", "POST", f"/v1/orders/{fifth['id']}/returns", shop, json=one)
+    await c(
+        "cancel_return",
+        "POST",
+        f"/v1/returns/{last['id']}/cancel",
+        shop,
+        json={"note": "I will keep it after all."},
+    )
+    await c("list_returns", "GET", "/v1/returns", ops, params={"limit": 1})
+
     await c("cancellation_report", "GET", "/v1/reports/cancellations", ops)
     await c("refund_report", "GET", "/v1/reports/refunds", ops)
     await c("fulfillment_report", "GET", "/v1/reports/fulfillment", ops)

@@ -21,6 +21,9 @@ from order_service.orders.models import Order
 from order_service.refunds import policy as refund_policy
 from order_service.refunds import service as refunds
 from order_service.refunds.policy import RefundRefusal
+from order_service.returns import policy as return_policy
+from order_service.returns import service as returns
+from order_service.returns.policy import ReturnRefusal
 from order_service.settings import Settings
 
 
@@ -105,3 +108,44 @@ def test_every_edit_refusal_is_a_documented_problem(
     assert edit.get(code.value) == problem["status"], edit
     if code is EditRefusal.line_item_not_editable:
         assert problem["lines"] == [{"line_item_id": "li_1", "minimum_quantity": 1}]
+
+
+@pytest.mark.parametrize("code", list(ReturnRefusal))
+def test_every_return_refusal_is_a_documented_problem(
+    code: ReturnRefusal, spec: dict[str, Any], settings: Settings
+) -> None:
+    decision = return_policy.Decision(
+        lines=[return_policy.LineDecision("li_1", 2, 1, None, code)], codes=[code]
+    )
+    problem = sent(returns.refusal(code, decision, settings))
+    assert problem["code"] == code.value
+    assert problem["lines"] == [
+        {"line_item_id": "li_1", "code": code.value, "returnable_quantity": 1}
+    ]
+    request = documented(spec, "post", "/v1/orders/{order_id}/returns")
+    assert request.get(code.value) == problem["status"], request
+
+
+@pytest.mark.parametrize(
+    ("path", "codes"),
+    [
+        ("/v1/returns/{return_id}/approve", {"return_not_requested": 409, "invalid_return": 422}),
+        ("/v1/returns/{return_id}/decline", {"return_not_requested": 409}),
+        (
+            "/v1/returns/{return_id}/receive",
+            {
+                "return_not_approved": 409,
+                "line_item_not_in_return": 422,
+                "deduction_exceeds_refundable": 422,
+            },
+        ),
+        ("/v1/returns/{return_id}/cancel", {"return_not_cancellable": 409}),
+        ("/v1/returns/{return_id}/close", {"return_not_closable": 409}),
+    ],
+)
+def test_return_actions_document_their_refusals(
+    path: str, codes: dict[str, int], spec: dict[str, Any]
+) -> None:
+    found = documented(spec, "post", path)
+    assert {code: found.get(code) for code in codes} == codes
+    assert found.get("return_not_found") == 404

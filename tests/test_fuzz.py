@@ -83,6 +83,11 @@ SEMANTIC_REFUSALS = {
     # allowed on what DNS answers at the time.
     (422, "invalid_webhook_url"),
     (422, "webhook_target_not_allowed"),
+    # A return's `return_by` against the clock, replacement items only for an exchange,
+    # received lines against the return's, deductions against the refund.
+    (422, "invalid_return"),
+    (422, "line_item_not_in_return"),
+    (422, "deduction_exceeds_refundable"),
 }
 
 

@@ -12,6 +12,9 @@ each step it checks what must hold whatever the sequence:
 * a cancelled order never gains shipped units;
 * edits: `outstanding == total - total_paid + refunds made for edits (pending or
   succeeded)`, and a line never holds fewer units than it shipped;
+* returns: a line's units requested and returned are its open and received returns' units,
+  never more than shipped; refunded, pending and exchanged units never exceed the line, nor
+  refunds and exchange credit what was paid;
 * a successful change bumps `version` and adds a timeline entry and an outbox event; a
   refused one changes nothing and is a 4xx problem with a `code`; nothing is ever 5xx.
 
@@ -121,6 +124,7 @@ class OrderLifecycle(RuleBasedStateMachine):
     orders = Bundle("orders")
     fulfillments = Bundle("fulfillments")
     refunds = Bundle("refunds")
+    returns = Bundle("returns")
 
     def __init__(self, server: Server) -> None:
         super().__init__()
@@ -198,7 +202,21 @@ class OrderLifecycle(RuleBasedStateMachine):
         assert order["total_refunded"] == sum(
             r["amount"] for r in refunds if r["status"] == "succeeded"
         )
+        returns = self.get(f"/v1/orders/{order_id}/returns?limit=250")["data"]
         for line in order["line_items"]:
+            assert line["return_requested_quantity"] == sum(
+                rl["quantity"]
+                for r in returns
+                if r["status"] in {"requested", "approved"}
+                for rl in r["line_items"]
+                if rl["line_item_id"] == line["id"]
+            )
+            assert line["returned_quantity"] == sum(
+                rl["received_quantity"]
+                for r in returns
+                for rl in r["line_items"]
+                if rl["line_item_id"] == line["id"]
+            )
             shipped = sum(
                 pl["quantity"]
                 for p in parcels
@@ -461,6 +479,88 @@ class OrderLifecycle(RuleBasedStateMachine):
             return edit["refund"]["id"]
         return multiple()
 
+    @rule(
+        target=returns,
+        order_id=orders,
+        as_customer=st.booleans(),
+        units=st.lists(st.integers(0, 2), min_size=2, max_size=2),
+        resolution=st.sampled_from(["refund", "refund", "store_credit", "exchange"]),
+        override=st.booleans(),
+    )
+    def request_return(
+        self, order_id: str, as_customer: bool, units: list[int], resolution: str, override: bool
+    ) -> Any:
+        order = self.get(f"/v1/orders/{order_id}")
+        body: dict[str, Any] = {
+            "line_items": [
+                {"line_item_id": line["id"], "quantity": n, "reason": "size_or_fit"}
+                for line, n in zip(order["line_items"], units, strict=False)
+                if n
+            ],
+            "resolution": resolution,
+        }
+        if not body["line_items"]:
+            return multiple()
+        if resolution == "exchange":
+            body["exchange_line_items"] = [
+                {"sku": "TEE-L", "title": "Tee L", "quantity": 1, "unit_price": 2100}
+            ]
+        if override and not as_customer:
+            body |= {"override_policy": True, "note": "ops says so"}
+        role = "storefront" if as_customer else "ops"
+        response = self.change(order_id, "POST", f"/v1/orders/{order_id}/returns", role, json=body)
+        if response is None:
+            return multiple()
+        found = response.json()
+        assert found["status"] == "requested"
+        self.order_of[found["id"]] = order_id
+        return found["id"]
+
+    @rule(
+        target=refunds,
+        return_id=returns,
+        action=st.sampled_from(
+            ["approve", "approve", "claim", "decline", "receive", "receive", "cancel", "close"]
+        ),
+        refund=st.booleans(),
+        deduction=st.sampled_from([0, 0, 100, 10**6]),
+        missing=st.booleans(),
+    )
+    def act_on_return(
+        self, return_id: str, action: str, refund: bool, deduction: int, missing: bool
+    ) -> Any:
+        """Any action in any state: the lifecycle refuses what does not fit; a refund it
+        makes joins the bundle the payments service settles."""
+        order_id = self.order_of[return_id]
+        found = self.get(f"/v1/returns/{return_id}")
+        body: dict[str, Any] = {}
+        if action == "claim":
+            action, body = "approve", {"items_required": False}
+        elif action == "receive":
+            body = {"refund": refund}
+            if deduction:
+                body["deductions"] = [{"reason": "restocking_fee", "amount": deduction}]
+            if missing:
+                body["line_items"] = [
+                    {"line_item_id": line["line_item_id"], "quantity": 1, "disposition": "missing"}
+                    for line in found["line_items"][:1]
+                ]
+        elif action == "decline":
+            body = {"decline_reason": "no_proof"}
+        elif action == "close":
+            body = {"refund": refund}
+        role = "storefront" if action == "cancel" and refund else "ops"
+        path = f"/v1/returns/{return_id}/{action}"
+        response = self.change(order_id, "POST", path, role, json=body)
+        if response is None:
+            return multiple()
+        result = response.json()
+        if result["refund"]:
+            assert result["refund"]["return_id"] == return_id
+            self.order_of[result["refund"]["id"]] = order_id
+            return result["refund"]["id"]
+        return multiple()
+
     @rule(order_id=orders, now=st.integers(0, 2))
     def archive(self, order_id: str, now: int) -> None:
         if now:
@@ -474,14 +574,26 @@ class OrderLifecycle(RuleBasedStateMachine):
         for order_id, seen in self.seen.items():
             order = self.get(f"/v1/orders/{order_id}")
             assert order["version"] == seen.version, "an order changed behind the machine's back"
-            assert order["total_refunded"] + order["total_refund_pending"] <= order["total_paid"]
+            assert (
+                order["total_refunded"]
+                + order["total_refund_pending"]
+                + order["total_exchange_credit"]
+                <= order["total_paid"]
+            )
             shipped = 0
             for line in order["line_items"]:
                 quantity = line["quantity"]
                 assert 0 <= line["fulfilled_quantity"] <= quantity, line
                 assert 0 <= line["shipped_quantity"] <= line["fulfilled_quantity"], line
                 assert 0 <= line["restocked_quantity"] <= quantity, line
-                assert line["refunded_quantity"] + line["refund_pending_quantity"] <= quantity
+                assert (
+                    line["refunded_quantity"]
+                    + line["refund_pending_quantity"]
+                    + line["exchanged_quantity"]
+                    <= quantity
+                ), line
+                returns = line["return_requested_quantity"] + line["returned_quantity"]
+                assert returns <= line["shipped_quantity"], line
                 assert quantity >= 0 and line["removed_quantity"] >= 0, line
                 shipped += line["shipped_quantity"]
             if seen.shipped_when_cancelled is not None:

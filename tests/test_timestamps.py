@@ -206,6 +206,7 @@ CLIENT_TIMES = [
     ("orders", "delivered_at"),
     ("orders", "estimated_dispatch_date"),
     ("orders", "processed_at"),
+    ("returns", "return_by"),
     ("tracking_events", "estimated_delivery_at"),
     ("tracking_events", "occurred_at"),
 ]
@@ -232,6 +233,10 @@ async def test_the_database_refuses_to_store_an_absurd_time(
     parcel = await fulfil(client, ops, placed["id"])
     event = await track(client, ops, parcel["id"], "in_transit", datetime.now(UTC))
     assert event.status_code == 201, event.text
+    tee = placed["line_items"][0]["id"]
+    asked = {"line_items": [{"line_item_id": tee, "quantity": 1, "reason": "other"}]}
+    response = await client.post(f"/v1/orders/{placed['id']}/returns", json=asked, headers=ops)
+    assert response.status_code == 201, response.text
     for table, column in CLIENT_TIMES:
         for value in ("-infinity", "infinity", "0001-01-01", "20000-01-01"):
             with pytest.raises(IntegrityError, match=f"ck_{table}_{column}_range"):

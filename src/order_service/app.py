@@ -31,6 +31,7 @@ from order_service.orders.endpoints import router as orders_router
 from order_service.policies.endpoints import router as policies_router
 from order_service.refunds.endpoints import router as refunds_router
 from order_service.reports.endpoints import router as reports_router
+from order_service.returns.endpoints import router as returns_router
 from order_service.settings import Settings, get_settings
 from order_service.webhooks.endpoints import router as webhooks_router
 
@@ -69,6 +70,11 @@ TAGS = [
     {
         "name": "refunds",
         "description": "The refund eligibility policy, previews, refunds and their settlement.",
+    },
+    {
+        "name": "returns",
+        "description": "Returns, exchanges and claims: the return policy, requests, approval, "
+        "receipt with dispositions, and the refund or replacement order they lead to.",
     },
     {"name": "reports", "description": "Cancellations, refunds, fulfilment; JSON or CSV."},
     {"name": "policies", "description": "The policies in force, for storefronts to show."},
@@ -178,6 +184,7 @@ def create_app(
         cancellations_router,
         edits_router,
         refunds_router,
+        returns_router,
         reports_router,
         policies_router,
         webhooks_router,

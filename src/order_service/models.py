@@ -8,6 +8,7 @@ from order_service.http.idempotency import IdempotencyRecord
 from order_service.kit.db import Base
 from order_service.orders.models import LineItem, Order, PaymentTransaction, TimelineEntry
 from order_service.refunds.models import Refund, RefundLineItem
+from order_service.returns.models import Return, ReturnLineItem
 from order_service.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
@@ -25,6 +26,8 @@ __all__ = [
     "PaymentTransaction",
     "Refund",
     "RefundLineItem",
+    "Return",
+    "ReturnLineItem",
     "TimelineEntry",
     "TrackingEvent",
     "WebhookAttempt",

@@ -120,6 +120,15 @@ class Settings(BaseSettings):
         "customer cancel window.",
     )
     refund_window: Duration = timedelta(days=30)
+    return_window: Duration = Field(
+        default=timedelta(days=30),
+        description="How long after delivery (or shipping, when no delivery was reported) a "
+        "customer may request a return.",
+    )
+    return_auto_approve: bool = Field(
+        default=False,
+        description="Approve the returns customers request (storefront keys) at once.",
+    )
     handling_days: int = Field(default=2, ge=0, le=60)
     follow_up_delay: Duration = timedelta(days=7)
     follow_up_discount_code: str | None = None

@@ -211,6 +211,9 @@ def _plan(ctx: Context, order: Order, body: EditRequest) -> Plan:
             "refund_pending_quantity": 0,
             "restocked_quantity": 0,
             "removed_quantity": 0,
+            "return_requested_quantity": 0,
+            "returned_quantity": 0,
+            "exchanged_quantity": 0,
             "processed_at": order.processed_at,
         }
         added.append(row)

@@ -29,6 +29,12 @@ TOPICS = (
     "refund.succeeded",
     "refund.failed",
     "order.edited",
+    "return.requested",
+    "return.approved",
+    "return.declined",
+    "return.received",
+    "return.closed",
+    "return.cancelled",
     "webhook_endpoint.disabled",
 )
 

@@ -160,7 +160,7 @@ async def update_fulfillment(
 @router.post(
     "/{fulfillment_id}/cancel",
     response_model=FulfillmentOut,
-    responses=responses(*MUTATION, errors.FulfillmentDelivered),
+    responses=responses(*MUTATION, errors.FulfillmentDelivered, errors.FulfillmentHasReturns),
     description="""
 Cancels a fulfilment — a parcel that will not go out, or was recalled: its units are back
 to unfulfilled, so they can be fulfilled again (or the order cancelled, once nothing else

@@ -57,3 +57,9 @@ class InvalidTrackingEvent(DomainError):
     status = 422
     code = "invalid_tracking_event"
     title = "The tracking event is not valid"
+
+
+class FulfillmentHasReturns(DomainError):
+    status = 409
+    code = "fulfillment_has_returns"
+    title = "The fulfilment's units are in returns"

@@ -443,6 +443,18 @@ async def cancel(
             f"Fulfilment {fulfillment.id} was delivered at "
             f"{times.rfc3339(fulfillment.delivered_at)}; refund or return its units instead."
         )
+    if fulfillment.status == "shipped":
+        by_id = {li.id: li for li in order.line_items}
+        for line in fulfillment.lines:
+            li = by_id[line.line_item_id]
+            if (
+                li.shipped_quantity - line.quantity
+                < li.returned_quantity + li.return_requested_quantity
+            ):
+                raise errors.FulfillmentHasReturns(
+                    f"Units of {li.sku} in this parcel are being or have been returned; "
+                    "close or cancel the return first."
+                )
     await _cancel_one(ctx, order, fulfillments, fulfillment, "")
     return fulfillment, order
 

@@ -34,6 +34,7 @@ FINANCIAL_STATUSES = (
     "refunded",
     "voided",
 )
+RETURN_STATUSES = ("none", "requested", "in_progress", "returned", "partially_returned")
 FULFILLMENT_STATUSES = (
     "unfulfilled",
     "in_progress",
@@ -57,9 +58,13 @@ class Order(Base):
             "AND total_authorized >= 0 AND total_fees >= 0",
             name="money_non_negative",
         ),
+        # Exchange credit is paid money moved to an exchange order: not refundable again.
         CheckConstraint(
-            "total_refunded + total_refund_pending <= total_paid", name="refunds_within_paid"
+            "total_refunded + total_refund_pending + total_exchange_credit <= total_paid",
+            name="refunds_within_paid",
         ),
+        CheckConstraint("total_exchange_credit >= 0", name="exchange_credit_non_negative"),
+        CheckConstraint(one_of("return_status", RETURN_STATUSES), name="return_status"),
         # Refunded shipping includes the shipping's share of tax.
         CheckConstraint(
             "shipping_refunded + shipping_refund_pending <= shipping_total + tax_total",
@@ -131,6 +136,9 @@ class Order(Base):
     total_edit_refunds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     """Refunds made for edits, pending or succeeded: `outstanding` is
     `total - total_paid + total_edit_refunds`."""
+    total_exchange_credit: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """What returned units were worth toward exchange orders (paid money moved there)."""
+    return_status: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
 
     payment_gateway: Mapped[str | None] = mapped_column(String(100))
     payment_reference: Mapped[str | None] = mapped_column(String(255))
@@ -149,6 +157,8 @@ class Order(Base):
     reorder_ids: Mapped[list[str]] = mapped_column(
         ARRAY(String(40)), default=list, server_default="{}"
     )
+    exchanged_from_id: Mapped[str | None] = mapped_column(String(40))
+    """For an exchange order: the order whose return it replaces."""
     archived_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
 
@@ -183,9 +193,14 @@ class LineItem(Base):
             "shipped_quantity BETWEEN 0 AND fulfilled_quantity", name="shipped_within_fulfilled"
         ),
         CheckConstraint(
-            "refunded_quantity >= 0 AND refund_pending_quantity >= 0 "
-            "AND refunded_quantity + refund_pending_quantity <= quantity",
+            "refunded_quantity >= 0 AND refund_pending_quantity >= 0 AND exchanged_quantity >= 0 "
+            "AND refunded_quantity + refund_pending_quantity + exchanged_quantity <= quantity",
             name="refunds_within_quantity",
+        ),
+        CheckConstraint(
+            "return_requested_quantity >= 0 AND returned_quantity >= 0 "
+            "AND return_requested_quantity + returned_quantity <= quantity",
+            name="returns_within_quantity",
         ),
         CheckConstraint(
             "restocked_quantity BETWEEN 0 AND quantity", name="restocked_within_quantity"
@@ -216,6 +231,12 @@ class LineItem(Base):
     restocked_quantity: Mapped[int] = mapped_column(Integer, default=0)
     removed_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Units edits took off the line (no longer part of `quantity`)."""
+    return_requested_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Units in returns requested or approved, not yet received."""
+    returned_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Units received back by returns."""
+    exchanged_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Returned units whose value paid for an exchange order (not refundable again)."""
     processed_at: Mapped[datetime | None]
     """The order's `processed_at`, copied (it never changes) so reports over a period can
     range-scan line items instead of joining every order."""

@@ -79,6 +79,14 @@ class OrderFulfillmentStatus(StrEnum):
     delivered = "delivered"
 
 
+class OrderReturnStatus(StrEnum):
+    none = "none"
+    requested = "requested"
+    in_progress = "in_progress"
+    returned = "returned"
+    partially_returned = "partially_returned"
+
+
 class Customer(Input):
     id: OptionalText = Field(default=None, description="The storefront's own customer id.")
     email: Email = Field(max_length=254, examples=["ann@example.com"])
@@ -276,6 +284,13 @@ class LineItemOut(Output):
         description="Units edits took off the line (no longer in `quantity`); a line an edit "
         "removed stays with `quantity` 0."
     )
+    return_requested_quantity: int = Field(
+        description="Units in returns requested or approved, not yet received."
+    )
+    returned_quantity: int = Field(description="Units received back by returns.")
+    exchanged_quantity: int = Field(
+        description="Returned units whose value paid for an exchange order: not refundable."
+    )
 
 
 class OrderOut(Output):
@@ -316,6 +331,15 @@ class OrderOut(Output):
         "edited, whatever was refunded for cancellation, returns or goodwill; only edits and "
         "payments move it."
     )
+    total_exchange_credit: int = Field(
+        description="What returned units were worth toward exchange orders: paid money moved "
+        "to them, no longer refundable here."
+    )
+    return_status: OrderReturnStatus = Field(
+        description="`requested`: a return awaits approval; `in_progress`: an approved return "
+        "awaits its parcel; `returned` / `partially_returned`: every shipped unit / some "
+        "came back; `none` otherwise."
+    )
     payment_gateway: str | None
     payment_reference: str | None
     note: str | None
@@ -336,6 +360,9 @@ class OrderOut(Output):
     cancelled_by: Literal["customer", "merchant"] | None
     reordered_from_id: str | None = Field(description="The order this one reorders.")
     reorder_ids: list[str] = Field(description="Orders created by reordering this one.")
+    exchanged_from_id: str | None = Field(
+        description="For an exchange order: the order whose return it replaces items of."
+    )
     archived_at: datetime | None
     closed_at: datetime | None
     version: int = Field(description="Increases with every change; also sent as the ETag.")

@@ -157,8 +157,13 @@ async def emit_restock(
 
 
 async def create_order(
-    ctx: Context, body: OrderCreate, *, reordered_from: Order | None = None
+    ctx: Context,
+    body: OrderCreate,
+    *,
+    reordered_from: Order | None = None,
+    exchanged_from: str | None = None,
 ) -> NewOrder:
+    """A new order; `exchanged_from`: the order an exchange's return came from."""
     _check_times(body, ctx.now)
     processed_at = min(body.processed_at or ctx.now, ctx.now)
     totals = policy.compute_totals(
@@ -206,6 +211,8 @@ async def create_order(
         "shipping_refunded": 0,
         "shipping_refund_pending": 0,
         "total_edit_refunds": 0,
+        "total_exchange_credit": 0,
+        "return_status": "none",
         "payment_gateway": payment_gateway,
         "payment_reference": body.payment.reference if body.payment else None,
         "note": body.note,
@@ -220,6 +227,7 @@ async def create_order(
         "cancelled_by": None,
         "reordered_from_id": reordered_from.id if reordered_from else None,
         "reorder_ids": [],
+        "exchanged_from_id": exchanged_from,
         "archived_at": None,
         "closed_at": None,
         "version": 1,
@@ -246,6 +254,9 @@ async def create_order(
             "refund_pending_quantity": 0,
             "restocked_quantity": 0,
             "removed_quantity": 0,
+            "return_requested_quantity": 0,
+            "returned_quantity": 0,
+            "exchanged_quantity": 0,
             "processed_at": processed_at,
         }
         for position, li in enumerate(body.line_items)

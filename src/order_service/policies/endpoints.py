@@ -10,6 +10,7 @@ from order_service.http.problems import responses
 from order_service.http.routing import TransactionalRoute
 from order_service.kit import errors, times
 from order_service.refunds.policy import PROCESSING_TIME
+from order_service.returns.schemas import Resolution, ReturnReason
 from order_service.settings import Settings
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=TransactionalRoute)
@@ -43,6 +44,20 @@ class RefundPolicy(BaseModel):
     methods: list[RefundMethodInfo]
 
 
+class ReturnPolicy(BaseModel):
+    window_days: float
+    window_seconds: int = Field(
+        description="How long after delivery (or shipping, when no delivery was reported) a "
+        "customer may request a return (`RETURN_WINDOW`)."
+    )
+    auto_approve: bool = Field(
+        description="Whether customers' requests are approved at once (`RETURN_AUTO_APPROVE`)."
+    )
+    resolutions: list[str]
+    reasons: list[str]
+    summary: str = Field(description="Ready to show to customers.")
+
+
 class Support(BaseModel):
     email: str
     url: str
@@ -52,6 +67,7 @@ class Policies(BaseModel):
     cancellation: CancellationPolicy
     edit: EditPolicy
     refund: RefundPolicy
+    returns: ReturnPolicy
     handling_days: int = Field(description="Business days from order to dispatch.")
     support: Support
 
@@ -59,6 +75,7 @@ class Policies(BaseModel):
 def policies(settings: Settings) -> Policies:
     cancel = int(settings.customer_cancel_window.total_seconds())
     refund = int(settings.refund_window.total_seconds())
+    returned = int(settings.return_window.total_seconds())
     return Policies(
         cancellation=CancellationPolicy(
             customer_window_seconds=cancel,
@@ -102,6 +119,18 @@ def policies(settings: Settings) -> Policies:
                 for method, (text, days) in PROCESSING_TIME.items()
             ],
         ),
+        returns=ReturnPolicy(
+            window_days=round(returned / 86400, 2),
+            window_seconds=returned,
+            auto_approve=settings.return_auto_approve,
+            resolutions=[r.value for r in Resolution],
+            reasons=[r.value for r in ReturnReason],
+            summary="You can return items within "
+            f"{times.duration(settings.return_window)} of delivery, except final-sale items: "
+            "start a return from your order, send the items back with the instructions we "
+            "give you, and choose a refund, store credit or an exchange. The refund is made "
+            "when the items reach us.",
+        ),
         handling_days=settings.handling_days,
         support=Support(email=settings.support_email, url=settings.support_url),
     )
@@ -112,8 +141,9 @@ def policies(settings: Settings) -> Policies:
     response_model=Policies,
     responses=responses(errors.Unauthenticated),
     description="""
-The cancellation, edit and refund policy in force — the numbers this service enforces
-(`CUSTOMER_CANCEL_WINDOW`, `CUSTOMER_EDIT_WINDOW`, `REFUND_WINDOW`, `HANDLING_DAYS`) and
+The cancellation, edit, refund and return policy in force — the numbers this service enforces
+(`CUSTOMER_CANCEL_WINDOW`, `CUSTOMER_EDIT_WINDOW`, `REFUND_WINDOW`, `RETURN_WINDOW`,
+`RETURN_AUTO_APPROVE`, `HANDLING_DAYS`) and
 sentences a storefront can show customers as they are. Roles: any.
 """,
 )

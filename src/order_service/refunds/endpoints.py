@@ -49,7 +49,9 @@ delivered, processed — within `ORDER_SERVICE_REFUND_WINDOW` (default 30 days:
 send `override_policy: true` with a `note` (recorded on the timeline) to refund outside it.
 
 **Limits, never overridden.** A line's quantity never exceeds what was bought minus what is
-refunded or pending; the amount never exceeds what was paid minus what is refunded or
+refunded or pending, exchanged through a return, or in an open return (requested or approved:
+those units are refunded when the return is received, so a returned unit is refunded once);
+the amount never exceeds what was paid minus what is refunded or
 pending (`refund_exceeds_refundable`). Nothing paid: `order_not_paid`.
 
 **Amounts.** Each line is refunded at what the customer actually paid for it: its price

@@ -43,6 +43,7 @@ class Refund(Base):
         ),
         Index("ix_refunds_order_id_created_at", "order_id", "created_at"),
         Index("ix_refunds_status_created_at", "status", "created_at"),
+        Index("ix_refunds_return_id", "return_id", postgresql_where=text("return_id IS NOT NULL")),
         # A cancellation refunds at most once, whatever races happen around it.
         Index(
             "uq_refunds_one_cancellation_per_order",
@@ -71,6 +72,8 @@ class Refund(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     settled_at: Mapped[datetime | None]
+    return_id: Mapped[str | None] = mapped_column(String(40))
+    """The return whose received units (or exchange difference) this refunds."""
 
     line_items: Mapped[list[RefundLineItem]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="RefundLineItem.position"

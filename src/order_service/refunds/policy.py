@@ -35,7 +35,11 @@ class Line:
     unit_price: int
     refundable: bool
     refunded_quantity: int
-    """Settled and pending: units no longer available to refund."""
+    """Settled and pending, and units whose value paid an exchange: no longer available to
+    refund (and the units the next refund's amount counts from)."""
+    held_quantity: int = 0
+    """Units in open returns: refunded when the return is received (or its claim closed),
+    not before, so a returned unit is refunded once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +178,7 @@ def decide(order: OrderMoney, request: Request, *, now: datetime, window: timede
         already = line.refunded_quantity + asked.get(line.id, 0)
         asked[line.id] = asked.get(line.id, 0) + req.quantity
         code: RefundRefusal | None = None
-        if already + req.quantity > line.quantity:
+        if already + line.held_quantity + req.quantity > line.quantity:
             code = RefundRefusal.refund_exceeds_refundable
             amount = 0
         else:

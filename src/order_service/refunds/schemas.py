@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -73,24 +73,22 @@ class ShippingRefundIn(Input):
         return self
 
 
+OVERRIDE_NEEDS_NOTE: dict[str, Any] = {
+    "if": {
+        "properties": {"override_policy": {"const": True}},
+        "required": ["override_policy"],
+    },
+    "then": {
+        "required": ["note"],
+        "properties": {"note": {"type": "string", "pattern": "^[^\\x00]*[^\\x00\\s][^\\x00]*$"}},
+    },
+}
+"""`override_policy: true` needs a `note` with some text (checked in the services, where it
+is 422 `override_requires_note`)."""
+
+
 class RefundCreate(Input):
-    model_config = ConfigDict(
-        extra="forbid",
-        # `override_policy: true` needs a `note` with some text (checked in the service, where
-        # it is 422 `override_requires_note`).
-        json_schema_extra={
-            "if": {
-                "properties": {"override_policy": {"const": True}},
-                "required": ["override_policy"],
-            },
-            "then": {
-                "required": ["note"],
-                "properties": {
-                    "note": {"type": "string", "pattern": "^[^\\x00]*[^\\x00\\s][^\\x00]*$"}
-                },
-            },
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=OVERRIDE_NEEDS_NOTE)
 
     line_items: list[RefundLineIn] = Field(default_factory=list, max_length=250)
     shipping: ShippingRefundIn | None = None
@@ -157,6 +155,10 @@ class RefundOut(BaseModel):
     failure_reason: str | None
     created_at: datetime
     settled_at: datetime | None
+    return_id: str | None = Field(
+        description="The return this refund pays for (its received units, a claim, or what "
+        "an exchange's replacement cost less than the returned units); null otherwise."
+    )
 
 
 class RefundList(BaseModel):

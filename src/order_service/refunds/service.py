@@ -46,7 +46,10 @@ def money_state(order: Order) -> policy.OrderMoney:
                 quantity=li.quantity,
                 unit_price=li.unit_price,
                 refundable=li.refundable,
-                refunded_quantity=li.refunded_quantity + li.refund_pending_quantity,
+                refunded_quantity=li.refunded_quantity
+                + li.refund_pending_quantity
+                + li.exchanged_quantity,
+                held_quantity=li.return_requested_quantity,
             )
             for li in order.line_items
         ],
@@ -56,7 +59,7 @@ def money_state(order: Order) -> policy.OrderMoney:
         discount_total=order.discount_total,
         taxes_included=order.taxes_included,
         paid=order.total_paid,
-        refunded=order.total_refunded + order.total_refund_pending,
+        refunded=order.total_refunded + order.total_refund_pending + order.total_exchange_credit,
         shipping_refunded=order.shipping_refunded + order.shipping_refund_pending,
         processed_at=order.processed_at,
         delivered_at=order.delivered_at,
@@ -193,10 +196,12 @@ async def record_refund(
     notify_customer: bool,
     override: bool,
     known_fulfillments: list[Fulfillment] | None = None,
+    return_id: str | None = None,
 ) -> Refund:
     """Write a pending refund and hold its money and units; the caller holds the order lock
     and has checked the limits (the CHECK constraints are the last guard).
-    `known_fulfillments`: the order's, if the caller has them (`fulfillments.current`)."""
+    `known_fulfillments`: the order's, if the caller has them (`fulfillments.current`);
+    `return_id`: the return it pays for."""
     row: dict[str, Any] = {
         "id": new_id("rf"),
         "order_id": order.id,
@@ -214,6 +219,7 @@ async def record_refund(
         "actor_name": ctx.actor.name,
         "actor_role": ctx.actor.role.value,
         "created_at": ctx.now,
+        "return_id": return_id,
     }
     line_rows: list[dict[str, Any]] = []
     restocked: list[tuple[LineItem, int]] = []
@@ -252,7 +258,13 @@ async def record_refund(
         f"Refund of {money.display(amount, order.currency)} to {method.replace('_', ' ')} requested"
         + (" (refund policy overridden)" if override else "")
         + (f": {note}" if note else "."),
-        {"refund_id": refund.id, "amount": amount, "override_policy": override, "reason": reason},
+        {
+            "refund_id": refund.id,
+            "amount": amount,
+            "override_policy": override,
+            "reason": reason,
+            "return_id": return_id,
+        },
     )
     await publish(
         ctx,
@@ -450,4 +462,5 @@ def refund_out(refund: Refund, order_or_lines: Order | Mapping[str, LineItem]) -
         failure_reason=refund.failure_reason,
         created_at=refund.created_at,
         settled_at=refund.settled_at,
+        return_id=refund.return_id,
     )
