@@ -180,6 +180,7 @@ async def test_a_delivery_dated_before_the_shipment_is_no_negative_time(
         ("/v1/orders", "created_before"),
         ("/v1/reports/fulfillment", "from"),
         ("/v1/reports/refunds", "to"),
+        ("/v1/reports/returns", "to"),
         ("/v1/reports/cancellations", "from"),
     ],
 )

@@ -76,7 +76,7 @@ TAGS = [
         "description": "Returns, exchanges and claims: the return policy, requests, approval, "
         "receipt with dispositions, and the refund or replacement order they lead to.",
     },
-    {"name": "reports", "description": "Cancellations, refunds, fulfilment; JSON or CSV."},
+    {"name": "reports", "description": "Cancellations, refunds, returns, fulfilment; JSON or CSV."},
     {"name": "policies", "description": "The policies in force, for storefronts to show."},
     {"name": "events", "description": "Everything the service emitted (the webhook outbox)."},
     {

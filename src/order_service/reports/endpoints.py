@@ -18,6 +18,7 @@ from order_service.reports.schemas import (
     FulfillmentReport,
     Period,
     RefundReport,
+    ReturnReport,
 )
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=TransactionalRoute)
@@ -149,4 +150,32 @@ async def fulfillment_report(
             for stats in [*report.by_carrier, report.overall]
         ]
         return _csv(rows, "fulfillment")
+    return JSONResponse(report.model_dump(mode="json", by_alias=True))
+
+
+@router.get(
+    "/returns",
+    response_model=ReturnReport,
+    responses={**AUTH, **_csv_content("One row per SKU.")},
+    description="""
+Returns of orders processed between `from` and `to` — the same orders the refund report
+counts — so a SKU's `return_rate` is the share of its units sold in the range that came
+back (units received ÷ units sold, cancelled orders left out), **highest rate first**.
+Per SKU also the units shipped and the units requested in returns neither declined nor
+cancelled (open ones included). `by_status` counts every return; `by_reason` (the lines'
+reasons) and `by_resolution` (`refund`, `store_credit`, `exchange`, with how many were
+claims settled without receipt and the money refunded, deducted and credited to
+replacement orders) count returns neither declined nor cancelled. `request_to_receipt`:
+median, 90th percentile and mean hours from the request to the parcel's receipt. Recent
+orders' returns are still to come: compare periods that have had the return window to
+run. With `Accept: text/csv`: the SKU table. Roles: ops, admin.
+""",
+)
+async def return_report(
+    ctx: OpsContext, from_: From = None, to: To = None, accept: AcceptHeader = None
+) -> Response:
+    """Returns report"""
+    report = await service.returns(ctx, from_, to)
+    if _wants_csv(accept):
+        return _csv([row.model_dump() for row in report.by_sku], "returns")
     return JSONResponse(report.model_dump(mode="json", by_alias=True))

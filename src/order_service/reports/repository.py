@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Interval, Row, func, literal, select, tuple_, type_coerce
+from sqlalchemy import Float, Interval, Row, distinct, func, literal, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service.fulfillments.models import Fulfillment
 from order_service.orders.models import LineItem, Order
 from order_service.refunds.models import Refund, RefundLineItem
+from order_service.returns.models import Return, ReturnLineItem
 
 Rows = Sequence[Row[Any]]
 
@@ -162,3 +163,112 @@ async def fulfillment(session: AsyncSession, start: datetime | None, end: dateti
         .order_by(func.grouping(carrier).desc(), func.count().desc())
     )
     return (await session.execute(query)).all()
+
+
+# Returns a customer gave up on or the shop refused send nothing back: they count under
+# `by_status` only.
+_WENT_AHEAD = Return.status.not_in(("declined", "cancelled"))
+
+
+async def returns_by_sku(
+    session: AsyncSession, start: datetime | None, end: datetime | None
+) -> Rows:
+    """For orders processed in the range (cancelled orders sold nothing), per SKU:
+    `units_sold`, `units_shipped`, `units_requested` (in returns neither declined nor
+    cancelled) and `units_received`; highest share of units received first."""
+    requested_units = (
+        select(ReturnLineItem.line_item_id, func.sum(ReturnLineItem.quantity).label("units"))
+        .join(Return, Return.id == ReturnLineItem.return_id)
+        .where(_WENT_AHEAD)
+        .group_by(ReturnLineItem.line_item_id)
+        .subquery()
+    )
+    sold = func.sum(LineItem.quantity)
+    received = func.sum(LineItem.returned_quantity)
+    query = (
+        select(
+            LineItem.sku,
+            sold.label("units_sold"),
+            func.sum(LineItem.shipped_quantity).label("units_shipped"),
+            func.coalesce(func.sum(requested_units.c.units), 0).label("units_requested"),
+            received.label("units_received"),
+        )
+        .join(Order, Order.id == LineItem.order_id)
+        .outerjoin(requested_units, requested_units.c.line_item_id == LineItem.id)
+        .where(*_between(Order.processed_at, start, end))
+        .where(*_between(LineItem.processed_at, start, end))
+        .where(Order.status != "cancelled")
+        .group_by(LineItem.sku)
+        .order_by((received * 1.0 / sold).desc(), LineItem.sku)
+    )
+    return (await session.execute(query)).all()
+
+
+def _returns_of_orders(query: Any, start: datetime | None, end: datetime | None) -> Any:
+    return query.join(Order, Order.id == Return.order_id).where(
+        *_between(Order.processed_at, start, end)
+    )
+
+
+async def returns_by_status(
+    session: AsyncSession, start: datetime | None, end: datetime | None
+) -> Rows:
+    """Returns of orders processed in the range, per `status`, `resolution` and `currency`:
+    `returns`, `claims` (approved with `items_required: false`), `refunded`, `deducted` and
+    `exchange_credit` (minor units)."""
+    query = _returns_of_orders(
+        select(
+            Return.status,
+            Return.resolution,
+            Return.currency,
+            func.count().label("returns"),
+            func.count().filter(Return.items_required.is_(False)).label("claims"),
+            func.sum(Return.refund_amount).label("refunded"),
+            func.sum(Return.deducted_amount).label("deducted"),
+            func.sum(Return.exchange_credit).label("exchange_credit"),
+        ),
+        start,
+        end,
+    ).group_by(Return.status, Return.resolution, Return.currency)
+    return (await session.execute(query)).all()
+
+
+async def returns_by_reason(
+    session: AsyncSession, start: datetime | None, end: datetime | None
+) -> Rows:
+    """Return lines of orders processed in the range, in returns neither declined nor
+    cancelled, per `reason`: `returns`, `units_requested`, `units_received`."""
+    query = (
+        _returns_of_orders(
+            select(
+                ReturnLineItem.reason,
+                func.count(distinct(ReturnLineItem.return_id)).label("returns"),
+                func.sum(ReturnLineItem.quantity).label("units_requested"),
+                func.sum(ReturnLineItem.received_quantity).label("units_received"),
+            ).join(Return, Return.id == ReturnLineItem.return_id),
+            start,
+            end,
+        )
+        .where(_WENT_AHEAD)
+        .group_by(ReturnLineItem.reason)
+        .order_by(ReturnLineItem.reason)
+    )
+    return (await session.execute(query)).all()
+
+
+async def request_to_receipt(
+    session: AsyncSession, start: datetime | None, end: datetime | None
+) -> Row[Any]:
+    """Returns of orders processed in the range that were received: `received`, `hours`
+    (median and 90th percentile from request to receipt, or None) and `mean_hours`."""
+    waited = func.greatest(Return.received_at - Return.created_at, _NO_TIME)
+    query = _returns_of_orders(
+        select(
+            func.count().label("received"),
+            _hours(waited).label("hours"),
+            (func.avg(func.extract("epoch", waited)) / 3600).label("mean_hours"),
+        ),
+        start,
+        end,
+    ).where(Return.received_at.is_not(None))
+    return (await session.execute(query)).one()

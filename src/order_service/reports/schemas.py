@@ -87,3 +87,61 @@ class FulfillmentReport(BaseModel):
     by_carrier: list[FulfillmentStats] = Field(description="Most shipments first.")
 
     model_config = {"populate_by_name": True}
+
+
+class SkuReturns(BaseModel):
+    sku: str
+    units_sold: int = Field(
+        description="Units of orders processed in the range, cancelled orders left out."
+    )
+    units_shipped: int = Field(description="Of those, units shipped (delivered or on the way).")
+    units_requested: int = Field(
+        description="Units in returns neither declined nor cancelled: open, received or closed."
+    )
+    units_received: int = Field(description="Units that came back (`returned_quantity`).")
+    return_rate: float = Field(description="units_received / units_sold, 0 to 1.")
+
+
+class ReasonReturns(BaseModel):
+    returns: int = Field(description="Returns with at least one line for this reason.")
+    units_requested: int
+    units_received: int
+
+
+class ResolutionReturns(BaseModel):
+    returns: int = Field(description="Returns neither declined nor cancelled.")
+    claims: int = Field(
+        description="Of those, claims: approved with `items_required: false` (lost or "
+        "damaged in transit), settled without receipt."
+    )
+    refunded: dict[str, int] = Field(
+        description="By currency, minor units: the returns' refunds, after deductions."
+    )
+    deducted: dict[str, int] = Field(description="By currency: restocking fees, return shipping.")
+    exchange_credit: dict[str, int] = Field(
+        description="By currency: the returned units' value that paid for replacement orders."
+    )
+
+
+class ReceiptTimes(Durations):
+    received: int = Field(description="Returns received.")
+    mean_hours: float | None
+
+
+class ReturnReport(BaseModel):
+    from_: datetime | None = Field(alias="from", serialization_alias="from")
+    to: datetime | None
+    total: int = Field(description="Returns requested for orders processed in the range.")
+    by_status: dict[str, int]
+    by_sku: list[SkuReturns] = Field(description="Highest return rate first.")
+    by_reason: dict[str, ReasonReturns] = Field(
+        description="Returns neither declined nor cancelled, by their lines' reasons."
+    )
+    by_resolution: dict[str, ResolutionReturns] = Field(
+        description="`refund`, `store_credit` or `exchange`."
+    )
+    request_to_receipt: ReceiptTimes = Field(
+        description="Hours from the request to the parcel's receipt."
+    )
+
+    model_config = {"populate_by_name": True}

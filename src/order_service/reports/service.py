@@ -16,8 +16,13 @@ from order_service.reports.schemas import (
     MoneyTotals,
     Period,
     ReasonRefunds,
+    ReasonReturns,
+    ReceiptTimes,
     RefundReport,
+    ResolutionReturns,
+    ReturnReport,
     SkuRefunds,
+    SkuReturns,
 )
 
 
@@ -128,4 +133,65 @@ async def fulfillment(
         to=end,
         overall=_stats(overall, None) if overall is not None else nothing_shipped,
         by_carrier=[_stats(row, row.carrier) for row in rows if not row.overall],
+    )
+
+
+def _add(into: dict[str, int], currency: str, amount: Any) -> None:
+    if amount:
+        into[currency] = into.get(currency, 0) + int(amount)
+
+
+async def returns(ctx: Context, start: datetime | None, end: datetime | None) -> ReturnReport:
+    """Returns of orders processed in the range, so that a return rate compares the units
+    that came back with the units sold they came from."""
+    by_sku = [
+        SkuReturns(
+            sku=row.sku,
+            units_sold=int(row.units_sold),
+            units_shipped=int(row.units_shipped),
+            units_requested=int(row.units_requested),
+            units_received=int(row.units_received),
+            return_rate=round(int(row.units_received) / int(row.units_sold), 4),
+        )
+        for row in await repository.returns_by_sku(ctx.session, start, end)
+    ]
+    by_status: dict[str, int] = {}
+    by_resolution: dict[str, ResolutionReturns] = {}
+    for row in await repository.returns_by_status(ctx.session, start, end):
+        by_status[row.status] = by_status.get(row.status, 0) + int(row.returns)
+        if row.status in ("declined", "cancelled"):
+            continue
+        entry = by_resolution.setdefault(
+            row.resolution,
+            ResolutionReturns(returns=0, claims=0, refunded={}, deducted={}, exchange_credit={}),
+        )
+        entry.returns += int(row.returns)
+        entry.claims += int(row.claims)
+        _add(entry.refunded, row.currency, row.refunded)
+        _add(entry.deducted, row.currency, row.deducted)
+        _add(entry.exchange_credit, row.currency, row.exchange_credit)
+    by_reason = {
+        row.reason: ReasonReturns(
+            returns=int(row.returns),
+            units_requested=int(row.units_requested),
+            units_received=int(row.units_received),
+        )
+        for row in await repository.returns_by_reason(ctx.session, start, end)
+    }
+    times = await repository.request_to_receipt(ctx.session, start, end)
+    waited = _durations(times.hours)
+    return ReturnReport(
+        from_=start,
+        to=end,
+        total=sum(by_status.values()),
+        by_status=by_status,
+        by_sku=by_sku,
+        by_reason=by_reason,
+        by_resolution=by_resolution,
+        request_to_receipt=ReceiptTimes(
+            received=int(times.received),
+            median_hours=waited.median_hours,
+            p90_hours=waited.p90_hours,
+            mean_hours=_rounded(times.mean_hours),
+        ),
     )
