@@ -33,6 +33,8 @@ INDEXES = [
     "ix_orders_processed_at",
     "ix_fulfillments_shipped_at",
     "ix_line_items_processed_at",
+    "ix_returns_order_id_id",
+    "ix_return_line_items_line_item_id",
 ]
 
 GENERATE = [
@@ -94,6 +96,39 @@ GENERATE = [
     SELECT 'rf_bench' || g, 'li_bench' || g || '_0', 0, 1, 1000, false, 0
     FROM generate_series(1, :orders) g WHERE g % 20 = 1
     """,
+    """
+    INSERT INTO returns (id, order_id, status, resolution, currency, override_policy,
+        notify_customer, exchange_line_items, items_required, ship_replacement_first,
+        expected_refund, refund_amount, deducted_amount, deductions, exchange_credit,
+        actor_name, created_at, updated_at, received_at)
+    SELECT 'ret_bench' || g, o.id, s.status,
+        (ARRAY['refund', 'refund', 'store_credit', 'exchange'])[1 + g % 4], 'USD', false,
+        true, '[]', g % 50 <> 3, false, 2000,
+        CASE WHEN s.status IN ('received', 'closed') AND g % 4 < 3 THEN 2000 ELSE 0 END, 0,
+        '[]', CASE WHEN s.status IN ('received', 'closed') AND g % 4 = 3 THEN 2000 ELSE 0 END,
+        'bench', r.requested, r.requested,
+        CASE WHEN s.status IN ('received', 'closed')
+             THEN r.requested + (24 + g % 200) * interval '1 hour' END
+    FROM generate_series(1, :orders) g JOIN orders o ON o.id = 'ord_bench' || g,
+        LATERAL (SELECT (ARRAY['requested', 'approved', 'received', 'closed', 'closed',
+                               'declined', 'cancelled'])[1 + g % 7] AS status) s,
+        LATERAL (SELECT o.processed_at + (3 + g % 20) * interval '1 day' AS requested) r
+    WHERE g % 16 = 3
+    """,
+    """
+    INSERT INTO return_line_items (return_id, line_item_id, position, quantity, reason,
+        received_quantity, disposition)
+    SELECT r.id, 'li_bench' || substr(r.id, 10) || '_1', 0, 2,
+        (ARRAY['damaged', 'defective', 'not_as_described', 'wrong_item', 'size_or_fit',
+               'changed_mind', 'other'])[1 + substr(r.id, 10)::int % 7],
+        CASE WHEN r.received_at IS NOT NULL THEN 2 ELSE 0 END,
+        CASE WHEN r.received_at IS NOT NULL THEN 'restock' END
+    FROM returns r WHERE r.id LIKE 'ret_bench%'
+    """,
+    """
+    UPDATE line_items li SET returned_quantity = rl.received_quantity
+    FROM return_line_items rl WHERE rl.line_item_id = li.id AND rl.received_quantity > 0
+    """,
     "ANALYZE",
 ]
 
@@ -120,6 +155,8 @@ async def _time(engine: AsyncEngine, repeat: int) -> dict[str, float]:
         "cancellations, last 30 days": lambda c: service.cancellations(c, month, None, Period.day),
         "refunds, all time": lambda c: service.refunds(c, None, None),
         "refunds, last 30 days": lambda c: service.refunds(c, month, None),
+        "returns, all time": lambda c: service.returns(c, None, None),
+        "returns, last 30 days": lambda c: service.returns(c, month, None),
         "fulfillment, all time": lambda c: service.fulfillment(c, None, None),
         "fulfillment, last 30 days": lambda c: service.fulfillment(c, month, None),
     }
@@ -151,7 +188,7 @@ async def main() -> None:
     if args.regenerate or existing != args.orders:
         async with engine.begin() as conn:
             await conn.execute(
-                text("TRUNCATE orders, refunds, fulfillments RESTART IDENTITY CASCADE")
+                text("TRUNCATE orders, refunds, fulfillments, returns RESTART IDENTITY CASCADE")
             )
         generated = round(await _generate(engine, args.orders), 1)
 

@@ -143,6 +143,22 @@ async def test_return_report_by_sku_reason_resolution_and_time(
     }
     assert [row["sku"] for row in rows] == ["TEE-M", "MUG", "TEE-L"]
 
+    # the refund report tells the returns' refunds from those made directly
+    goodwill = {"amount": 500, "reason": "other"}
+    response = await client.post(f"/v1/orders/{waiting['id']}/refunds", json=goodwill, headers=ops)
+    assert response.status_code == 201, response.text
+    plain = {"line_items": [{"line_item_id": tee[4], "quantity": 1}], "reason": "damaged"}
+    response = await client.post(f"/v1/orders/{refused['id']}/refunds", json=plain, headers=ops)
+    assert response.status_code == 201, response.text
+    refunds = (await client.get("/v1/reports/refunds", headers=ops)).json()
+    assert refunds["by_source"] == {
+        "return": {"count": 3, "amount": {"USD": 1700 + 4000 + 2000}},
+        "goodwill": {"count": 1, "amount": {"USD": 500}},
+        "plain": {"count": 1, "amount": {"USD": 2000}},
+    }
+    tees = next(row for row in refunds["by_sku"] if row["sku"] == "TEE-M")
+    assert (tees["units_refunded"], tees["units_returned"]) == (5, 4)
+
     # the period is the orders': from an hour on, only the replacement order was processed
     later = (started + timedelta(hours=1)).isoformat()
     replacement = (

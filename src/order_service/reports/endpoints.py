@@ -101,8 +101,10 @@ For orders processed between `from` and `to`: per SKU (and currency) the units s
 (cancelled orders excluded), the units refunded (pending and succeeded refunds;
 cancellations left out — they are not product returns), the refund rate and the amount
 refunded, **highest refund rate first** — the products to look at. `by_reason` counts
-every non-failed refund, cancellations included.
-`totals` per currency shows gross captured, refunded, processing fees and net.
+every non-failed refund, cancellations included; `by_source` the same refunds by where they
+came from: `return` (a return's refund), `cancellation`, `goodwill` or `plain` (items or
+shipping refunded directly). Per SKU, `units_returned` are the refunded units a return's
+refund covered. `totals` per currency shows gross captured, refunded, processing fees and net.
 With `Accept: text/csv`: the SKU table. Roles: ops, admin.
 """,
 )

@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Interval, Row, distinct, func, literal, select, tuple_, type_coerce
+from sqlalchemy import (
+    Float,
+    Interval,
+    Row,
+    case,
+    distinct,
+    func,
+    literal,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,12 +64,16 @@ async def refunds_by_sku(
 ) -> Rows:
     """For orders processed in the range, per SKU and currency: `units_sold` (cancelled
     orders sold nothing), `units_refunded` and `amount_refunded` (pending and succeeded
-    refunds, cancellations left out: they are not product returns); highest rate first."""
+    refunds, cancellations left out: they are not product returns), `units_returned` (of
+    those, refunded by a return's refund); highest rate first."""
     in_range = _between(Order.processed_at, start, end)
     refunded_units = (
         select(
             RefundLineItem.line_item_id,
             func.sum(RefundLineItem.quantity).label("units"),
+            func.sum(RefundLineItem.quantity)
+            .filter(Refund.return_id.is_not(None))
+            .label("return_units"),
             func.sum(RefundLineItem.amount).label("amount"),
         )
         .join(Refund, Refund.id == RefundLineItem.refund_id)
@@ -74,6 +89,7 @@ async def refunds_by_sku(
             Order.currency,
             sold.label("units_sold"),
             units_refunded.label("units_refunded"),
+            func.coalesce(func.sum(refunded_units.c.return_units), 0).label("units_returned"),
             func.coalesce(func.sum(refunded_units.c.amount), 0).label("amount_refunded"),
         )
         .join(Order, Order.id == LineItem.order_id)
@@ -88,14 +104,21 @@ async def refunds_by_sku(
 
 async def refunds_by_reason(
     session: AsyncSession, start: datetime | None, end: datetime | None
-) -> Sequence[Row[str, str, int, int]]:
-    """Refunds that did not fail, of orders processed in the range: (reason, currency,
-    count, amount)."""
+) -> Sequence[Row[str, str, str, int, int]]:
+    """Refunds that did not fail, of orders processed in the range: (reason, source,
+    currency, count, amount). `source`: `return` (a return's refund), `cancellation`,
+    `goodwill` (nothing but goodwill) or `plain` (items or shipping refunded directly)."""
+    source = case(
+        (Refund.return_id.is_not(None), "return"),
+        (Refund.reason == "cancellation", "cancellation"),
+        (Refund.amount == Refund.goodwill_amount, "goodwill"),
+        else_="plain",
+    )
     query = (
-        select(Refund.reason, Refund.currency, func.count(), func.sum(Refund.amount))
+        select(Refund.reason, source, Refund.currency, func.count(), func.sum(Refund.amount))
         .join(Order, Order.id == Refund.order_id)
         .where(Refund.status != "failed", *_between(Order.processed_at, start, end))
-        .group_by(Refund.reason, Refund.currency)
+        .group_by(Refund.reason, source, Refund.currency)
     )
     return (await session.execute(query)).all()
 

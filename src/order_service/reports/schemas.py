@@ -33,6 +33,10 @@ class SkuRefunds(BaseModel):
     currency: str
     units_sold: int
     units_refunded: int
+    units_returned: int = Field(
+        description="Of `units_refunded`, those refunded by a return's refund (the rest were "
+        "refunded directly)."
+    )
     refund_rate: float = Field(description="units_refunded / units_sold, 0 to 1.")
     amount_refunded: int = Field(description="Minor units of `currency`.")
 
@@ -55,6 +59,11 @@ class RefundReport(BaseModel):
     to: datetime | None
     by_sku: list[SkuRefunds] = Field(description="Highest refund rate first.")
     by_reason: dict[str, ReasonRefunds]
+    by_source: dict[str, ReasonRefunds] = Field(
+        description="The same refunds by where they came from: `return` (a return's refund, "
+        "`return_id` set), `cancellation`, `goodwill` (nothing but a goodwill amount) or "
+        "`plain` (items or shipping refunded directly)."
+    )
     totals: list[MoneyTotals]
 
     model_config = {"populate_by_name": True}

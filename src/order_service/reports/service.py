@@ -62,18 +62,21 @@ async def refunds(ctx: Context, start: datetime | None, end: datetime | None) ->
             currency=row.currency,
             units_sold=int(row.units_sold),
             units_refunded=int(row.units_refunded),
+            units_returned=int(row.units_returned),
             refund_rate=round(int(row.units_refunded) / int(row.units_sold), 4),
             amount_refunded=int(row.amount_refunded),
         )
         for row in await repository.refunds_by_sku(ctx.session, start, end)
     ]
     by_reason: dict[str, ReasonRefunds] = {}
-    for reason, currency, count, amount in await repository.refunds_by_reason(
+    by_source: dict[str, ReasonRefunds] = {}
+    for reason, source, currency, count, amount in await repository.refunds_by_reason(
         ctx.session, start, end
     ):
-        entry = by_reason.setdefault(reason, ReasonRefunds(count=0, amount={}))
-        entry.count += int(count)
-        entry.amount[currency] = entry.amount.get(currency, 0) + int(amount)
+        for key, into in ((reason, by_reason), (source, by_source)):
+            entry = into.setdefault(key, ReasonRefunds(count=0, amount={}))
+            entry.count += int(count)
+            entry.amount[currency] = entry.amount.get(currency, 0) + int(amount)
     totals = [
         MoneyTotals(
             currency=currency,
@@ -86,7 +89,14 @@ async def refunds(ctx: Context, start: datetime | None, end: datetime | None) ->
             ctx.session, start, end
         )
     ]
-    return RefundReport(from_=start, to=end, by_sku=by_sku, by_reason=by_reason, totals=totals)
+    return RefundReport(
+        from_=start,
+        to=end,
+        by_sku=by_sku,
+        by_reason=by_reason,
+        by_source=by_source,
+        totals=totals,
+    )
 
 
 def _rounded(value: Any) -> float | None:
