@@ -305,6 +305,7 @@ async def scenario(
 
     await c("cancellation_report", "GET", "/v1/reports/cancellations", ops)
     await c("refund_report", "GET", "/v1/reports/refunds", ops)
+    await c("return_report", "GET", "/v1/reports/returns", ops)
     await c("fulfillment_report", "GET", "/v1/reports/fulfillment", ops)
     await c("get_policies", "GET", "/v1/policies", shop)
 
