@@ -39,7 +39,14 @@ from order_service.orders.models import LineItem, Order
 from order_service.orders.policy import financial_status
 from order_service.orders.presenter import order_fields, order_out
 from order_service.orders.schemas import OrderOut
-from order_service.orders.service import check_version, emit_restock, invalid, publish, touch
+from order_service.orders.service import (
+    check_version,
+    emit_restock,
+    invalid,
+    new_line,
+    publish,
+    touch,
+)
 from order_service.refunds import errors as refund_errors
 from order_service.refunds import service as refunds
 from order_service.refunds.models import Refund
@@ -193,29 +200,7 @@ def _plan(ctx: Context, order: Order, body: EditRequest) -> Plan:
     position = max((li.position for li in order.line_items), default=-1) + 1
     added = []
     for offset, li in enumerate(body.add_line_items):
-        row = {
-            "id": new_id("li"),
-            "order_id": order.id,
-            "position": position + offset,
-            "sku": li.sku,
-            "title": li.title,
-            "variant_title": li.variant_title,
-            "product_id": li.product_id,
-            "quantity": li.quantity,
-            "unit_price": li.unit_price,
-            "refundable": li.refundable,
-            "requires_shipping": li.requires_shipping,
-            "fulfilled_quantity": 0,
-            "shipped_quantity": 0,
-            "refunded_quantity": 0,
-            "refund_pending_quantity": 0,
-            "restocked_quantity": 0,
-            "removed_quantity": 0,
-            "return_requested_quantity": 0,
-            "returned_quantity": 0,
-            "exchanged_quantity": 0,
-            "processed_at": order.processed_at,
-        }
+        row = new_line(order.id, position + offset, li, order.processed_at)
         added.append(row)
         changes.append(
             LineChange(

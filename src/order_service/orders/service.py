@@ -156,6 +156,36 @@ async def emit_restock(
     await publish(ctx, "order.restock", order, restock={"items": items, "source": source})
 
 
+def new_line(
+    order_id: str, position: int, line: LineItemIn, processed_at: datetime
+) -> dict[str, Any]:
+    """The row of a line item as an order is created or an edit adds it: nothing fulfilled,
+    refunded, restocked or returned yet."""
+    return {
+        "id": new_id("li"),
+        "order_id": order_id,
+        "position": position,
+        "sku": line.sku,
+        "title": line.title,
+        "variant_title": line.variant_title,
+        "product_id": line.product_id,
+        "quantity": line.quantity,
+        "unit_price": line.unit_price,
+        "refundable": line.refundable,
+        "requires_shipping": line.requires_shipping,
+        "fulfilled_quantity": 0,
+        "shipped_quantity": 0,
+        "refunded_quantity": 0,
+        "refund_pending_quantity": 0,
+        "restocked_quantity": 0,
+        "removed_quantity": 0,
+        "return_requested_quantity": 0,
+        "returned_quantity": 0,
+        "exchanged_quantity": 0,
+        "processed_at": processed_at,
+    }
+
+
 async def create_order(
     ctx: Context,
     body: OrderCreate,
@@ -236,29 +266,7 @@ async def create_order(
         "updated_at": ctx.now,
     }
     lines = [
-        {
-            "id": new_id("li"),
-            "order_id": order_id,
-            "position": position,
-            "sku": li.sku,
-            "title": li.title,
-            "variant_title": li.variant_title,
-            "product_id": li.product_id,
-            "quantity": li.quantity,
-            "unit_price": li.unit_price,
-            "refundable": li.refundable,
-            "requires_shipping": li.requires_shipping,
-            "fulfilled_quantity": 0,
-            "shipped_quantity": 0,
-            "refunded_quantity": 0,
-            "refund_pending_quantity": 0,
-            "restocked_quantity": 0,
-            "removed_quantity": 0,
-            "return_requested_quantity": 0,
-            "returned_quantity": 0,
-            "exchanged_quantity": 0,
-            "processed_at": processed_at,
-        }
+        new_line(order_id, position, li, processed_at)
         for position, li in enumerate(body.line_items)
     ]
     payment: dict[str, Any] | None = None

@@ -306,15 +306,21 @@ def _release(order: Order, found: Return) -> None:
         by_id[line.line_item_id].return_requested_quantity -= line.quantity
 
 
-async def approve(
-    ctx: Context, return_id: str, body: ReturnApprove, if_match: int | None
-) -> ReturnResult:
+async def _requested(ctx: Context, return_id: str, if_match: int | None) -> tuple[Order, Return]:
+    """The return, still `requested`, and its order, locked and at the version expected."""
     order, found = await _locked(ctx, return_id)
     check_version(order, if_match)
     if found.status != "requested":
         raise errors.ReturnNotRequested(
             f"Return {found.id} is {found.status}.", return_status=found.status
         )
+    return order, found
+
+
+async def approve(
+    ctx: Context, return_id: str, body: ReturnApprove, if_match: int | None
+) -> ReturnResult:
+    order, found = await _requested(ctx, return_id, if_match)
     if error := timestamps.distant_promise("return_by", body.return_by, ctx.now):
         raise errors.InvalidReturn(timestamps.summary([error]), errors=[error])
     found.status, found.approved_at = "approved", ctx.now
@@ -348,12 +354,7 @@ async def approve(
 async def decline(
     ctx: Context, return_id: str, body: ReturnDecline, if_match: int | None
 ) -> ReturnResult:
-    order, found = await _locked(ctx, return_id)
-    check_version(order, if_match)
-    if found.status != "requested":
-        raise errors.ReturnNotRequested(
-            f"Return {found.id} is {found.status}.", return_status=found.status
-        )
+    order, found = await _requested(ctx, return_id, if_match)
     _release(order, found)
     found.status, found.declined_at = "declined", ctx.now
     found.decline_reason = body.decline_reason.value
