@@ -86,7 +86,7 @@ async def test_return_report_by_sku_reason_resolution_and_time(
     assert report["from"] is None
     assert report["total"] == 6
     assert report["by_status"] == {"received": 3, "closed": 1, "declined": 1, "requested": 1}
-    fields = ("sku", "units_sold", "units_shipped", "units_requested", "units_received")
+    fields = ("sku", "units_sold", "units_delivered", "units_requested", "units_received")
     assert [(*(row[f] for f in fields), row["return_rate"]) for row in report["by_sku"]] == [
         # the declined return asked for nothing; the claim's unit never came back
         ("TEE-M", 12, 12, 6, 4, 0.3333),
@@ -136,7 +136,7 @@ async def test_return_report_by_sku_reason_resolution_and_time(
     assert rows[0] == {
         "sku": "TEE-M",
         "units_sold": "12",
-        "units_shipped": "12",
+        "units_delivered": "12",
         "units_requested": "6",
         "units_received": "4",
         "return_rate": "0.3333",

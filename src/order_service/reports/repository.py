@@ -197,7 +197,7 @@ async def returns_by_sku(
     session: AsyncSession, start: datetime | None, end: datetime | None
 ) -> Rows:
     """For orders processed in the range (cancelled orders sold nothing), per SKU:
-    `units_sold`, `units_shipped`, `units_requested` (in returns neither declined nor
+    `units_sold`, `units_delivered`, `units_requested` (in returns neither declined nor
     cancelled) and `units_received`; highest share of units received first."""
     requested_units = (
         select(ReturnLineItem.line_item_id, func.sum(ReturnLineItem.quantity).label("units"))
@@ -212,7 +212,7 @@ async def returns_by_sku(
         select(
             LineItem.sku,
             sold.label("units_sold"),
-            func.sum(LineItem.shipped_quantity).label("units_shipped"),
+            func.sum(LineItem.shipped_quantity).label("units_delivered"),
             func.coalesce(func.sum(requested_units.c.units), 0).label("units_requested"),
             received.label("units_received"),
         )

@@ -103,7 +103,10 @@ class SkuReturns(BaseModel):
     units_sold: int = Field(
         description="Units of orders processed in the range, cancelled orders left out."
     )
-    units_shipped: int = Field(description="Of those, units shipped (delivered or on the way).")
+    units_delivered: int = Field(
+        description="Of those, units delivered as the return policy counts them: the units "
+        "shipped (a parcel never reported delivered counts from its shipping)."
+    )
     units_requested: int = Field(
         description="Units in returns neither declined nor cancelled: open, received or closed."
     )

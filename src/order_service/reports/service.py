@@ -158,7 +158,7 @@ async def returns(ctx: Context, start: datetime | None, end: datetime | None) ->
         SkuReturns(
             sku=row.sku,
             units_sold=int(row.units_sold),
-            units_shipped=int(row.units_shipped),
+            units_delivered=int(row.units_delivered),
             units_requested=int(row.units_requested),
             units_received=int(row.units_received),
             return_rate=round(int(row.units_received) / int(row.units_sold), 4),
