@@ -295,3 +295,25 @@ async def test_the_return_policy_is_published(
     assert returns["auto_approve"] is False
     assert "exchange" in returns["resolutions"]
     assert "30 days" in returns["summary"]
+
+
+async def test_orders_filter_by_return_status(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    with_return = await shipped_order(client, storefront, ops)
+    without = await shipped_order(client, storefront, ops)
+    await requested(client, storefront, with_return, 1)
+
+    async def listed(status: str) -> set[str]:
+        response = await client.get(
+            "/v1/orders", params={"return_status": status, "limit": 250}, headers=ops
+        )
+        assert response.status_code == 200, response.text
+        return {o["id"] for o in response.json()["data"]}
+
+    assert with_return["id"] in await listed("requested")
+    assert without["id"] not in await listed("requested")
+    assert without["id"] in await listed("none")
+    assert with_return["id"] not in await listed("none")
+    bad = await client.get("/v1/orders", params={"return_status": "lost"}, headers=ops)
+    problem(bad, 422, "validation_error")

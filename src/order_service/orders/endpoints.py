@@ -28,6 +28,7 @@ from order_service.orders.schemas import (
     OrderFulfillmentStatus,
     OrderList,
     OrderOut,
+    OrderReturnStatus,
     OrderStatus,
     OrderUpdate,
     ReorderRequest,
@@ -134,6 +135,10 @@ async def list_orders(
     status: OrderStatus | None = None,
     financial_status: FinancialStatus | None = None,
     fulfillment_status: OrderFulfillmentStatus | None = None,
+    return_status: Annotated[
+        OrderReturnStatus | None,
+        Query(description="Orders whose returns are in this state, e.g. `requested` to triage."),
+    ] = None,
     customer_email: Annotated[
         Email | None,
         Query(
@@ -158,6 +163,7 @@ async def list_orders(
             status=status,
             financial_status=financial_status,
             fulfillment_status=fulfillment_status,
+            return_status=return_status,
             customer_email=customer_email,
             number=number,
             q=q,

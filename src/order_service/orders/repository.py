@@ -80,6 +80,7 @@ class OrderFilters:
     status: str | None = None
     financial_status: str | None = None
     fulfillment_status: str | None = None
+    return_status: str | None = None
     customer_email: str | None = None
     number: int | None = None
     q: str | None = None
@@ -97,6 +98,8 @@ def _filtered(filters: OrderFilters) -> Select[Any]:
         query = query.where(Order.financial_status == filters.financial_status)
     if filters.fulfillment_status:
         query = query.where(Order.fulfillment_status == filters.fulfillment_status)
+    if filters.return_status:
+        query = query.where(Order.return_status == filters.return_status)
     # Emails are compared lower-cased by PostgreSQL on both sides, so the query and the stored
     # address fold the same way whatever the database's locale (both are in NFC already).
     email = func.lower(Order.customer_email)
