@@ -421,19 +421,16 @@ async def test_a_refund_recorded_outside_an_api_request_is_written_at_once(
     async with db() as session, session.begin():
         locked = await repository.get(session, order["id"], lock=True)
         line = locked.line_items[0]
-        refund = await service.record_refund(
-            Context.system(session, datetime.now(UTC), Settings()),
-            locked,
+        new = service.NewRefund(
             lines=[service.RefundLine(line, 2, 2000, restock=True)],
-            shipping=0,
-            goodwill=0,
             amount=2000,
             method="original_payment",
             reason="damaged",
             note=None,
             notify_customer=False,
-            override=False,
         )
+        ctx = Context.system(session, datetime.now(UTC), Settings())
+        refund = await service.record_refund(ctx, locked, new)
     listed = (await client.get(f"/v1/orders/{order['id']}/refunds", headers=admin)).json()
     assert [r["id"] for r in listed["data"]] == [refund.id]
     (written,) = listed["data"]

@@ -200,9 +200,7 @@ async def _refund_everything(
             lines.append(refunds.RefundLine(by_id[line.id], units, amount, restock=False))
     shipping = nets.shipping - money.shipping_refunded
     priced = sum(line.amount for line in lines) + shipping
-    return await refunds.record_refund(
-        ctx,
-        order,
+    new = refunds.NewRefund(
         lines=lines,
         shipping=shipping,
         goodwill=max(available - priced, 0),
@@ -211,9 +209,8 @@ async def _refund_everything(
         reason="cancellation",
         note=body.note,
         notify_customer=body.notify_customer,
-        override=False,
-        known_fulfillments=current,
     )
+    return await refunds.record_refund(ctx, order, new, current)
 
 
 def _restock_unfulfilled(lines: list[LineItem]) -> list[tuple[LineItem, int]]:

@@ -322,20 +322,14 @@ async def edit(
     edit_id = new_id("edit")
     refund: Refund | None = None
     if decision.refund:
-        refund = await refunds.record_refund(
-            ctx,
-            order,
-            lines=[],
-            shipping=0,
-            goodwill=0,
+        new = refunds.NewRefund(
             amount=decision.refund,
             method=body.refund_method.value,
             reason="order_edited",
             note=body.note or f"Order edit {edit_id} lowered the total.",
             notify_customer=body.notify_customer,
-            override=False,
-            known_fulfillments=current,
         )
+        refund = await refunds.record_refund(ctx, order, new, current)
     touch(order, ctx.now)
     await ctx.session.flush()
     row = {

@@ -4,7 +4,7 @@ cancellations and settlements of one order run one after another and the limits 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, assert_never
 
@@ -182,48 +182,54 @@ class RefundLine:
     restock: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewRefund:
+    """A refund to record, priced and checked by its caller: a refund request, a
+    cancellation, an edit that lowered the total, or a return."""
+
+    amount: int
+    method: str
+    reason: str
+    note: str | None
+    notify_customer: bool
+    lines: list[RefundLine] = field(default_factory=list)
+    shipping: int = 0
+    goodwill: int = 0
+    override: bool = False
+    return_id: str | None = None
+
+
 async def record_refund(
     ctx: Context,
     order: Order,
-    *,
-    lines: list[RefundLine],
-    shipping: int,
-    goodwill: int,
-    amount: int,
-    method: str,
-    reason: str,
-    note: str | None,
-    notify_customer: bool,
-    override: bool,
+    new: NewRefund,
     known_fulfillments: list[Fulfillment] | None = None,
-    return_id: str | None = None,
 ) -> Refund:
     """Write a pending refund and hold its money and units; the caller holds the order lock
     and has checked the limits (the CHECK constraints are the last guard).
-    `known_fulfillments`: the order's, if the caller has them (`fulfillments.current`);
-    `return_id`: the return it pays for."""
+    `known_fulfillments`: the order's, if the caller has them (`fulfillments.current`)."""
     row: dict[str, Any] = {
         "id": new_id("rf"),
         "order_id": order.id,
         "status": "pending",
-        "amount": amount,
-        "shipping_amount": shipping,
-        "goodwill_amount": goodwill,
+        "amount": new.amount,
+        "shipping_amount": new.shipping,
+        "goodwill_amount": new.goodwill,
         "currency": order.currency,
-        "method": method,
-        "reason": reason,
-        "note": note,
-        "notify_customer": notify_customer,
-        "override_policy": override,
+        "method": new.method,
+        "reason": new.reason,
+        "note": new.note,
+        "notify_customer": new.notify_customer,
+        "override_policy": new.override,
         "actor_id": ctx.actor.id,
         "actor_name": ctx.actor.name,
         "actor_role": ctx.actor.role.value,
         "created_at": ctx.now,
-        "return_id": return_id,
+        "return_id": new.return_id,
     }
     line_rows: list[dict[str, Any]] = []
     restocked: list[tuple[LineItem, int]] = []
-    for position, item in enumerate(lines):
+    for position, item in enumerate(new.lines):
         restock_now = 0
         if item.restock:
             restock_now = min(item.quantity, item.line.quantity - item.line.restocked_quantity)
@@ -242,28 +248,29 @@ async def record_refund(
                 "restocked_quantity": restock_now,
             }
         )
-    order.total_refund_pending += amount
-    order.shipping_refund_pending += shipping
+    order.total_refund_pending += new.amount
+    order.shipping_refund_pending += new.shipping
     await fulfillments.recount(ctx, order, known_fulfillments)
     touch(order, ctx.now)
     await _insert(ctx, row, line_rows)
     # Presented from what was written; never added to the session (the rows are above).
     refund = Refund(**row, line_items=[RefundLineItem(**line) for line in line_rows])
-    metrics.on_commit(ctx.session, metrics.REFUNDED_AMOUNT, amount, currency=order.currency)
+    metrics.on_commit(ctx.session, metrics.REFUNDED_AMOUNT, new.amount, currency=order.currency)
     payload = refund_out(refund, order)
     await timeline.record(
         ctx,
         order.id,
         "refund.created",
-        f"Refund of {money.display(amount, order.currency)} to {method.replace('_', ' ')} requested"
-        + (" (refund policy overridden)" if override else "")
-        + (f": {note}" if note else "."),
+        f"Refund of {money.display(new.amount, order.currency)} to "
+        f"{new.method.replace('_', ' ')} requested"
+        + (" (refund policy overridden)" if new.override else "")
+        + (f": {new.note}" if new.note else "."),
         {
             "refund_id": refund.id,
-            "amount": amount,
-            "override_policy": override,
-            "reason": reason,
-            "return_id": return_id,
+            "amount": new.amount,
+            "override_policy": new.override,
+            "reason": new.reason,
+            "return_id": new.return_id,
         },
     )
     await publish(
@@ -271,7 +278,7 @@ async def record_refund(
         "refund.created",
         order,
         refund=payload.model_dump(mode="json"),
-        notify_customer=notify_customer,
+        notify_customer=new.notify_customer,
     )
     if restocked:
         await emit_restock(ctx, order, restocked, f"refund {refund.id}")
@@ -307,9 +314,7 @@ async def create_refund(
         RefundLine(by_id[req.line_item_id], req.quantity, d.amount, req.restock)
         for req, d in zip(body.line_items, decision.lines, strict=True)
     ]
-    refund = await record_refund(
-        ctx,
-        order,
+    new = NewRefund(
         lines=lines,
         shipping=decision.shipping,
         goodwill=decision.goodwill,
@@ -319,8 +324,8 @@ async def create_refund(
         note=body.note,
         notify_customer=body.notify_customer,
         override=body.override_policy,
-        known_fulfillments=current,
     )
+    refund = await record_refund(ctx, order, new, current)
     return refund, order
 
 

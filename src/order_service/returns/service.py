@@ -546,21 +546,17 @@ async def _settle(
         return None
     by_id = {li.id: li for li in order.line_items}
     amount = sum(p.amount for p in net)
-    created = await refunds.record_refund(
-        ctx,
-        order,
+    new = refunds.NewRefund(
         lines=[refunds.RefundLine(by_id[p.line_item_id], p.quantity, p.amount, False) for p in net],
-        shipping=0,
-        goodwill=0,
         amount=amount,
         method="store_credit" if found.resolution == "store_credit" else "original_payment",
         reason=_REFUND_REASONS.get(found.line_items[0].reason, "customer_request"),
         note=f"Return {found.id}.",
         notify_customer=found.notify_customer,
         override=found.override_policy,
-        known_fulfillments=current,
         return_id=found.id,
     )
+    created = await refunds.record_refund(ctx, order, new, current)
     refunded = {p.line_item_id: p.quantity for p in net}
     for line in found.line_items:
         line.refunded_quantity = refunded.get(line.line_item_id, 0)
@@ -612,20 +608,15 @@ async def _exchange(
         line.refunded_quantity = exchanged.get(line.line_item_id, 0)
     if worth <= credit or order.total_paid == 0:
         return None
-    refund = await refunds.record_refund(
-        ctx,
-        order,
-        lines=[],
-        shipping=0,
-        goodwill=0,
+    new = refunds.NewRefund(
         amount=worth - credit,
         method="original_payment",
         reason="customer_request",
         note=f"Return {found.id}: the returned items were worth more than their replacement.",
         notify_customer=found.notify_customer,
-        override=False,
         return_id=found.id,
     )
+    refund = await refunds.record_refund(ctx, order, new)
     found.refund_id, found.refund_amount = refund.id, refund.amount
     return refund
 
