@@ -31,6 +31,7 @@ from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order
 from order_service.orders.service import change, check_version, publish, touch
+from order_service.returns import policy as return_policy
 
 
 def event_out(event: TrackingEvent) -> TrackingEventOut:
@@ -158,11 +159,16 @@ async def recount(
 
 
 def _follow_units(order: Order, fulfillments: list[Fulfillment]) -> str:
-    """Set the order's fulfilment status, and the time it was delivered, from its
-    fulfilments; the new status."""
+    """Set the order's fulfilment status, the time it was delivered, and its return status
+    (which counts shipped units) from its fulfilments; the new fulfilment status."""
     before = order.fulfillment_status
     after = policy.order_fulfillment_status(_count_units(order, fulfillments))
     order.fulfillment_status = after
+    if not any(li.return_requested_quantity for li in order.line_items):
+        # With a return open the status is that return's, whatever ships.
+        order.return_status = return_policy.settled_status(
+            (li.shipped_quantity, li.returned_quantity) for li in order.line_items
+        )
     if after == "delivered" and before != "delivered":
         order.delivered_at = max(f.delivered_at for f in fulfillments if f.delivered_at)
     elif after != "delivered":
@@ -179,8 +185,9 @@ async def _status_moved(
     fulfillment: dict[str, Any] | None = None,
 ) -> None:
     """What follows a change of the order's fulfilment status, whatever changed it: the
-    timeline entry, and `order.fulfilled`, or `order.delivered` with the follow-up it
-    schedules. `fulfillment`: the fulfilment that changed it, as the API shows it."""
+    timeline entry; `order.fulfilled`, or `order.delivered` with the follow-up it
+    schedules; leaving `delivered`, the follow-up not yet sent is taken back.
+    `fulfillment`: the fulfilment that changed it, as the API shows it."""
     await timeline.record(
         ctx,
         order.id,
@@ -192,6 +199,10 @@ async def _status_moved(
         },
     )
     extra = {"fulfillment": fulfillment} if fulfillment else {}
+    if before == "delivered":
+        # Units are owed again (a failed refund, an edit adding units): the follow-up waits
+        # for the next delivery, which schedules it anew.
+        await repository.unschedule_follow_up(ctx.session, order.id)
     if after == "fulfilled":
         await publish(ctx, "order.fulfilled", order, **extra)
     elif after == "delivered":
