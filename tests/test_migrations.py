@@ -234,3 +234,89 @@ async def test_the_timestamp_bounds_repair_poisoned_rows(server_url: str) -> Non
         await services.engine.dispose()
     finally:
         await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+RETURN_REFUNDED_UNITS = "e6a1c3f4b2d7"
+
+
+async def test_return_refunded_units_are_backfilled_from_live_return_refunds(
+    server_url: str,
+) -> None:
+    """Units of pending and succeeded refunds of returns count; a failed one's and a plain
+    refund's do not; and the order then still owes its unshipped unit."""
+    name = f"order_service_migrations_{uuid.uuid4().hex[:8]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(database=name, drivername="postgresql+asyncpg")
+    rendered = url.render_as_string(hide_password=False)
+    settings = Settings(
+        env=Environment.test, database_url=rendered, webhook_allow_private_targets=True
+    )
+    try:
+        await asyncio.to_thread(migrations.upgrade, rendered)
+        app = create_app(settings)
+        services = app.state.services
+        async with services.sessionmaker() as session, session.begin():
+            _, key = await keys.create_key(session, name="ops", role=Role.ops)
+        headers = {"Authorization": f"Bearer {key}"}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            tees = [{"sku": "TEE", "title": "Tee", "quantity": 5, "unit_price": 1000}]
+            order = await create_order(client, headers, line_items=tees)
+            await fulfil(client, headers, order, 3)
+            tee = order["line_items"][0]["id"]
+
+            async def returned(settle: str | None) -> None:
+                body = {
+                    "line_items": [{"line_item_id": tee, "quantity": 1, "reason": "other"}],
+                    "resolution": "refund",
+                }
+                found = await client.post(
+                    f"/v1/orders/{order['id']}/returns", json=body, headers=headers
+                )
+                assert found.status_code == 201, found.text
+                for action in ("approve", "receive"):
+                    response = await client.post(
+                        f"/v1/returns/{found.json()['id']}/{action}", json={}, headers=headers
+                    )
+                    assert response.status_code == 200, response.text
+                if settle:
+                    refund = response.json()["refund"]["id"]
+                    settled = await client.post(
+                        f"/v1/refunds/{refund}/settle", json={"status": settle}, headers=headers
+                    )
+                    assert settled.status_code == 200, settled.text
+
+            await returned("succeeded")
+            await returned("failed")
+            await returned(None)
+            plain = {"line_items": [{"line_item_id": tee, "quantity": 1}], "reason": "other"}
+            refunded = await client.post(
+                f"/v1/orders/{order['id']}/refunds", json=plain, headers=headers
+            )
+            assert refunded.status_code == 201, refunded.text
+            await services.engine.dispose()
+            before = (
+                ScriptDirectory.from_config(migrations.alembic_config(rendered))
+                .get_revision(RETURN_REFUNDED_UNITS)
+                .down_revision
+            )
+            assert isinstance(before, str)
+            await asyncio.to_thread(migrations.downgrade, rendered, before)
+            await asyncio.to_thread(migrations.upgrade, rendered)
+            async with services.engine.connect() as conn:
+                counts = await conn.exec_driver_sql(
+                    "SELECT refunded_quantity + refund_pending_quantity, return_refunded_quantity"
+                    " FROM line_items"
+                )
+                assert counts.all() == [(3, 2)]
+            # five bought, three shipped, one refunded before shipping: one more ships
+            rest = await client.post(
+                f"/v1/orders/{order['id']}/fulfillments",
+                json={"status": "shipped"},
+                headers=headers,
+            )
+            assert rest.status_code == 201, rest.text
+            assert [line["quantity"] for line in rest.json()["line_items"]] == [1]
+        await services.engine.dispose()
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -14,7 +14,11 @@ each step it checks what must hold whatever the sequence:
   succeeded)`, and a line never holds fewer units than it shipped;
 * returns: a line's units requested and returned are its open and received returns' units,
   never more than shipped; refunded, pending and exchanged units never exceed the line, nor
-  refunds and exchange credit what was paid;
+  refunds and exchange credit what was paid; units refunded or exchanged by returns never
+  exceed those shipped;
+* owed units: a `fulfilled` or `delivered` order has shipped every unit of every line but
+  those a plain refund (not a return's) took back — a return's refund never lets a unit
+  paid for go unshipped;
 * a successful change bumps `version` and adds a timeline entry and an outbox event; a
   refused one changes nothing and is a 4xx problem with a `code`; nothing is ever 5xx.
 
@@ -231,6 +235,24 @@ class OrderLifecycle(RuleBasedStateMachine):
                 for rl in r["line_items"]
                 if rl["line_item_id"] == line["id"]
             )
+            held = [r for r in refunds if r["status"] in {"pending", "succeeded"}]
+            by_returns, plain = (
+                sum(
+                    rl["quantity"]
+                    for r in held
+                    if (r["return_id"] is not None) == for_returns
+                    for rl in r["line_items"]
+                    if rl["line_item_id"] == line["id"]
+                )
+                for for_returns in (True, False)
+            )
+            assert by_returns + line["exchanged_quantity"] <= shipped, (line, refunds)
+            if order["fulfillment_status"] in {"fulfilled", "delivered"}:
+                assert not line["requires_shipping"] or (shipped + plain >= line["quantity"]), (
+                    "units paid for will not ship",
+                    line,
+                    refunds,
+                )
 
     # rules --------------------------------------------------------------------------------
 

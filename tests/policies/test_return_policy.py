@@ -30,6 +30,8 @@ def lines_and_parcels(draw: st.DrawFn) -> tuple[Line, list[Parcel]]:
     returned = draw(st.integers(0, shipped))
     requested = draw(st.integers(0, shipped - returned))
     refunded = draw(st.integers(0, quantity - requested))
+    # refunded by returns: received or claimed units, never in an open return
+    by_returns = draw(st.integers(0, min(refunded, shipped - requested)))
     line = Line(
         id="li_1",
         quantity=quantity,
@@ -38,6 +40,7 @@ def lines_and_parcels(draw: st.DrawFn) -> tuple[Line, list[Parcel]]:
         returned_quantity=returned,
         requested_quantity=requested,
         refunded_quantity=refunded,
+        return_refunded_quantity=by_returns,
     )
     parcels = []
     left = shipped
@@ -58,6 +61,9 @@ def test_never_more_than_available_and_codes_say_why(
     (d,) = decision.lines
     most = available(line)
     assert 0 <= d.returnable_quantity <= most <= line.shipped_quantity
+    # a unit a return refunded, received or claimed, is never returned again
+    taken = max(line.returned_quantity, line.return_refunded_quantity)
+    assert most <= line.shipped_quantity - line.requested_quantity - taken
     if decision.allowed and asked:
         assert asked <= d.returnable_quantity
         assert line.shipped_quantity and (line.refundable or override)

@@ -29,6 +29,8 @@ class Line:
     shipped_quantity: int
     refunded_quantity: int
     """Settled and pending."""
+    return_refunded_quantity: int
+    """Of those, units refunded for returns: they had shipped."""
     restocked_quantity: int
 
 
@@ -138,9 +140,10 @@ def _customer_refusal(
 
 def minimum_units(line: Line) -> int:
     """Units a line must keep: those picked or shipped, and those refunded that had not
-    shipped (refunds cover unshipped units first, as fulfilment counts them), and never
-    fewer than were restocked (by a refund)."""
-    refunded_unshipped = min(line.refunded_quantity, line.quantity - line.shipped_quantity)
+    shipped (plain refunds cover unshipped units first, as fulfilment counts them; a return's
+    refund is of shipped units), and never fewer than were restocked (by a refund)."""
+    plain_refunded = line.refunded_quantity - line.return_refunded_quantity
+    refunded_unshipped = min(plain_refunded, line.quantity - line.shipped_quantity)
     # Picked and refunded units may be the same ones; counted apart, a line keeps too many
     # rather than too few (never more than it has).
     return min(

@@ -84,6 +84,7 @@ def _state(order: Order) -> policy.OrderState:
                 fulfilled_quantity=li.fulfilled_quantity,
                 shipped_quantity=li.shipped_quantity,
                 refunded_quantity=li.refunded_quantity + li.refund_pending_quantity,
+                return_refunded_quantity=li.return_refunded_quantity,
                 restocked_quantity=li.restocked_quantity,
             )
             for li in order.line_items

@@ -165,8 +165,9 @@ async def update_fulfillment(
 Cancels a fulfilment — a parcel that will not go out, or was recalled: its units are back
 to unfulfilled, so they can be fulfilled again (or the order cancelled, once nothing else
 has shipped), and the order's `fulfillment_status` follows. A delivered fulfilment cannot be
-cancelled (409 `fulfillment_delivered`): refund or return its units instead. Cancelling a
-cancelled fulfilment changes nothing. Emits `fulfillment.updated`. Roles: ops, admin.
+cancelled (409 `fulfillment_delivered`): refund or return its units instead; nor one whose
+units are in a return, came back or were claimed lost (409 `fulfillment_has_returns`).
+Cancelling a cancelled fulfilment changes nothing. Emits `fulfillment.updated`. Roles: ops, admin.
 """
     + ETAG_NOTE,
 )

@@ -94,10 +94,22 @@ async def _locked(
 
 
 def owed_units(li: LineItem) -> int:
-    """Units of a line that have shipped or still must: refunds are taken to cover unshipped
-    units first, so a unit refunded before it shipped is no longer owed."""
-    refunded = li.refunded_quantity + li.refund_pending_quantity
-    return max(li.shipped_quantity, li.quantity - refunded)
+    """Units of a line that have shipped or still must: a plain refund is taken to cover
+    unshipped units first, so a unit refunded before it shipped is no longer owed; a return's
+    refund is of units that shipped (back in the warehouse, or lost on the way) and releases
+    none."""
+    unshipped_refunded = (
+        li.refunded_quantity + li.refund_pending_quantity - li.return_refunded_quantity
+    )
+    return max(li.shipped_quantity, li.quantity - unshipped_refunded)
+
+
+def returned_units(li: LineItem) -> int:
+    """Shipped units a return holds or is done with: requested, received, or refunded or
+    exchanged without receipt (a claim); a received unit may also be refunded, so those
+    overlap as far as they can."""
+    settled = li.return_refunded_quantity + li.exchanged_quantity
+    return li.return_requested_quantity + max(li.returned_quantity, settled)
 
 
 def _count_units(order: Order, fulfillments: list[Fulfillment]) -> policy.Units:
@@ -473,13 +485,10 @@ async def cancel(
         by_id = {li.id: li for li in order.line_items}
         for line in fulfillment.lines:
             li = by_id[line.line_item_id]
-            if (
-                li.shipped_quantity - line.quantity
-                < li.returned_quantity + li.return_requested_quantity
-            ):
+            if li.shipped_quantity - line.quantity < returned_units(li):
                 raise errors.FulfillmentHasReturns(
-                    f"Units of {li.sku} in this parcel are being or have been returned; "
-                    "close or cancel the return first."
+                    f"Units of {li.sku} in this parcel are in a return, came back or were "
+                    "claimed lost: they shipped. Cancel an open return first."
                 )
     await _cancel_one(ctx, order, fulfillments, fulfillment, "")
     return fulfillment, order

@@ -198,6 +198,10 @@ class LineItem(Base):
             name="refunds_within_quantity",
         ),
         CheckConstraint(
+            "return_refunded_quantity BETWEEN 0 AND refunded_quantity + refund_pending_quantity",
+            name="return_refunds_within_refunds",
+        ),
+        CheckConstraint(
             "return_requested_quantity >= 0 AND returned_quantity >= 0 "
             "AND return_requested_quantity + returned_quantity <= quantity",
             name="returns_within_quantity",
@@ -228,6 +232,10 @@ class LineItem(Base):
     """Units in shipped fulfilments: what has left the warehouse."""
     refunded_quantity: Mapped[int] = mapped_column(Integer, default=0)
     refund_pending_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    return_refunded_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Of `refunded_quantity` and `refund_pending_quantity`: units refunded for returns (received,
+    or claimed lost on the way). They had shipped, so unlike a plain refund's units (taken to be
+    unshipped ones first) their refund never stops another unit shipping."""
     restocked_quantity: Mapped[int] = mapped_column(Integer, default=0)
     removed_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Units edits took off the line (no longer part of `quantity`)."""

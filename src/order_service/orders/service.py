@@ -177,6 +177,7 @@ def new_line(
         "shipped_quantity": 0,
         "refunded_quantity": 0,
         "refund_pending_quantity": 0,
+        "return_refunded_quantity": 0,
         "restocked_quantity": 0,
         "removed_quantity": 0,
         "return_requested_quantity": 0,

@@ -197,6 +197,8 @@ class NewRefund:
     goodwill: int = 0
     override: bool = False
     return_id: str | None = None
+    """The return it pays for: its units had shipped, so refunding them leaves every other
+    unit owed (`return_refunded_quantity`)."""
 
 
 async def record_refund(
@@ -237,6 +239,8 @@ async def record_refund(
             if restock_now:
                 restocked.append((item.line, restock_now))
         item.line.refund_pending_quantity += item.quantity
+        if new.return_id is not None:
+            item.line.return_refunded_quantity += item.quantity
         line_rows.append(
             {
                 "refund_id": row["id"],
@@ -350,6 +354,8 @@ async def settle(ctx: Context, refund_id: str, body: RefundSettle) -> tuple[Refu
         line.refund_pending_quantity -= item.quantity
         if succeeded:
             line.refunded_quantity += item.quantity
+        elif refund.return_id is not None:
+            line.return_refunded_quantity -= item.quantity
     if succeeded:
         order.total_refunded += refund.amount
         order.shipping_refunded += refund.shipping_amount

@@ -4,9 +4,10 @@ read.
 
 A unit may be returned once it has shipped (delivered, or shipped when no delivery was
 reported), within the window of its parcel's delivery (or shipping), and only once: never
-more than shipped minus returned, in open returns, or refunded. Refunds are taken to cover
-unshipped units first (as fulfilment counts them), then returned units (a return's refund),
-and only then units the customer kept.
+more than shipped minus returned, in open returns, or refunded. A return's refund (or
+exchange) is of shipped units: returned ones first, the rest claimed lost on the way. A
+plain refund is taken to cover unshipped units first (as fulfilment counts them), then
+returned units their return did not refund, and only then units the customer kept.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Line:
     """In returns requested or approved, not yet received."""
     refunded_quantity: int
     """Settled and pending refunds, and units whose value paid an exchange."""
+    return_refunded_quantity: int
+    """Of those, units refunded or exchanged by returns (received, or claimed lost)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +83,25 @@ class Decision:
         return not self.codes
 
 
+def done_by_returns(line: Line) -> int:
+    """Shipped units returns are done with: received, or refunded or exchanged without
+    coming back (a claim); a received unit is taken to be one its return refunded."""
+    return max(line.returned_quantity, line.return_refunded_quantity)
+
+
 def kept_refunded(line: Line) -> int:
-    """Refunded units that are neither unshipped nor returned: units the customer kept."""
-    left = line.refunded_quantity - (line.quantity - line.shipped_quantity)
-    return max(left - line.returned_quantity, 0)
+    """Units a plain refund covered that the customer kept: neither unshipped nor returned
+    units their return left unrefunded."""
+    unshipped = line.quantity - line.shipped_quantity
+    plain_shipped = line.refunded_quantity - line.return_refunded_quantity - unshipped
+    returned_unrefunded = max(line.returned_quantity - line.return_refunded_quantity, 0)
+    return max(plain_shipped - returned_unrefunded, 0)
 
 
 def available(line: Line) -> int:
-    """Shipped units not yet returned, in a return, or refunded: the most any return takes."""
-    taken = line.returned_quantity + line.requested_quantity + kept_refunded(line)
+    """Shipped units not yet returned, claimed, in a return, or refunded: the most any return
+    takes."""
+    taken = done_by_returns(line) + line.requested_quantity + kept_refunded(line)
     return max(line.shipped_quantity - taken, 0)
 
 

@@ -110,6 +110,7 @@ def _policy_lines(order: Order) -> list[policy.Line]:
             refunded_quantity=li.refunded_quantity
             + li.refund_pending_quantity
             + li.exchanged_quantity,
+            return_refunded_quantity=li.return_refunded_quantity + li.exchanged_quantity,
         )
         for li in order.line_items
     ]
