@@ -223,7 +223,11 @@ async def update_order(
     "/{order_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(
-        *AUTH, errors.OrderNotFound, errors.PreconditionFailed, errors.OrderHasPayments
+        *AUTH,
+        errors.OrderNotFound,
+        errors.PreconditionFailed,
+        errors.InvalidIfMatch,
+        errors.OrderHasPayments,
     ),
     description="""
 Deletes an order that never had money authorised or captured (e.g. a test or abandoned
