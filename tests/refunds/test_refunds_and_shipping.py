@@ -71,16 +71,22 @@ async def test_units_refunded_before_shipping_are_not_shipped(
     assert rest.json()["line_items"][0]["quantity"] == 2
 
 
-async def _types(client: httpx.AsyncClient, ops: dict[str, str], order_id: str) -> list[str]:
+async def _events(
+    client: httpx.AsyncClient, ops: dict[str, str], order_id: str
+) -> dict[str, dict[str, Any]]:
+    """The order's latest event of each type."""
     events = (await client.get("/v1/events", params={"order_id": order_id}, headers=ops)).json()
-    return [e["type"] for e in events["data"]]
+    latest: dict[str, dict[str, Any]] = {}
+    for event in events["data"]:  # newest first
+        latest.setdefault(event["type"], event)
+    return latest
 
 
 async def _half_delivered(
     client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
 ) -> tuple[dict[str, Any], str]:
-    """An order of two units, one shipped and delivered, one not shipped; and when the
-    parcel was delivered."""
+    """An order of two units, one shipped and delivered, one not shipped, as it is now; and
+    when the parcel was delivered."""
     order = await create_order(client, storefront, line_items=[{**FIVE[0], "quantity": 2}])
     parcel = await fulfil(client, ops, order, 1)
     tracked = await client.post(
@@ -93,7 +99,7 @@ async def _half_delivered(
     assert delivered_at is not None
     current = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
     assert (current["fulfillment_status"], current["delivered_at"]) == ("partially_fulfilled", None)
-    return order, delivered_at
+    return current, delivered_at
 
 
 async def test_refunding_the_unshipped_units_of_a_delivered_parcel_delivers_the_order(
@@ -109,18 +115,38 @@ async def test_refunding_the_unshipped_units_of_a_delivered_parcel_delivers_the_
     assert refund.status_code == 201, refund.text
     after = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
     assert (after["fulfillment_status"], after["delivered_at"]) == ("delivered", delivered_at)
-    assert "order.delivered" in await _types(client, ops, order["id"])
-    async with db() as session:
-        follow_up = await session.scalar(select(FollowUp).where(FollowUp.order_id == order["id"]))
-    assert follow_up is not None and follow_up.status == "scheduled"
+    events = await _events(client, ops, order["id"])
+    # the event shows the order as the refund left it, version included
+    assert events["order.delivered"]["data"]["order"] == after
 
-    # the refund fails: the unit is owed again, and the order is no longer delivered
+    async def follow_up() -> tuple[str, str] | None:
+        async with db() as session:
+            found = await session.scalar(select(FollowUp).where(FollowUp.order_id == order["id"]))
+        return (found.status, found.due_at.isoformat()) if found else None
+
+    first = await follow_up()
+    assert first is not None and first[0] == "scheduled"
+
+    # the refund fails: the unit is owed again, the order is no longer delivered, and no
+    # follow-up is due until it is
     failed = await client.post(
         f"/v1/refunds/{refund.json()['id']}/settle", json={"status": "failed"}, headers=ops
     )
     assert failed.status_code == 200, failed.text
     again = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
     assert (again["fulfillment_status"], again["delivered_at"]) == ("partially_fulfilled", None)
+    assert await follow_up() is None
+
+    # the second unit ships and arrives: delivered again, and the follow-up is scheduled anew
+    parcel = await fulfil(client, ops, order, 1)
+    tracked = await client.post(
+        f"/v1/fulfillments/{parcel['id']}/tracking-events",
+        json={"status": "delivered", "occurred_at": datetime.now(UTC).isoformat()},
+        headers=ops,
+    )
+    assert tracked.status_code == 201, tracked.text
+    second = await follow_up()
+    assert second is not None and second[0] == "scheduled" and second[1] > first[1]
 
 
 async def test_editing_away_the_unshipped_units_of_a_delivered_parcel_delivers_the_order(
@@ -136,4 +162,7 @@ async def test_editing_away_the_unshipped_units_of_a_delivered_parcel_delivers_t
     assert edited.status_code == 201, edited.text
     after = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
     assert (after["fulfillment_status"], after["delivered_at"]) == ("delivered", delivered_at)
-    assert "order.delivered" in await _types(client, ops, order["id"])
+    shown = (await _events(client, ops, order["id"]))["order.delivered"]["data"]["order"]
+    # shown as the edit changed it, before its refund: newer than the order before the edit
+    assert order["version"] < shown["version"] <= after["version"]
+    assert (shown["fulfillment_status"], shown["delivered_at"]) == ("delivered", delivered_at)

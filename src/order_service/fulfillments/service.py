@@ -167,8 +167,9 @@ async def _status_moved(
     fulfillment: dict[str, Any] | None = None,
 ) -> None:
     """What follows a change of the order's fulfilment status, whatever changed it: the
-    timeline entry, and `order.fulfilled`, or `order.delivered` with the follow-up it
-    schedules. `fulfillment`: the fulfilment that changed it, as the API shows it."""
+    timeline entry; `order.fulfilled`, or `order.delivered` with the follow-up it
+    schedules; leaving `delivered`, the follow-up not yet sent is taken back.
+    `fulfillment`: the fulfilment that changed it, as the API shows it."""
     await timeline.record(
         ctx,
         order.id,
@@ -180,6 +181,10 @@ async def _status_moved(
         },
     )
     extra = {"fulfillment": fulfillment} if fulfillment else {}
+    if before == "delivered":
+        # Units are owed again (a failed refund, an edit adding units): the follow-up waits
+        # for the next delivery, which schedules it anew.
+        await repository.unschedule_follow_up(ctx.session, order.id)
     if after == "fulfilled":
         await publish(ctx, "order.fulfilled", order, **extra)
     elif after == "delivered":
