@@ -31,6 +31,7 @@ from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order
 from order_service.orders.service import change, check_version, publish, touch
+from order_service.returns import policy as return_policy
 
 
 def event_out(event: TrackingEvent) -> TrackingEventOut:
@@ -146,11 +147,16 @@ async def recount(
 
 
 def _follow_units(order: Order, fulfillments: list[Fulfillment]) -> str:
-    """Set the order's fulfilment status, and the time it was delivered, from its
-    fulfilments; the new status."""
+    """Set the order's fulfilment status, the time it was delivered, and its return status
+    (which counts shipped units) from its fulfilments; the new fulfilment status."""
     before = order.fulfillment_status
     after = policy.order_fulfillment_status(_count_units(order, fulfillments))
     order.fulfillment_status = after
+    if not any(li.return_requested_quantity for li in order.line_items):
+        # With a return open the status is that return's, whatever ships.
+        order.return_status = return_policy.settled_status(
+            (li.shipped_quantity, li.returned_quantity) for li in order.line_items
+        )
     if after == "delivered" and before != "delivered":
         order.delivered_at = max(f.delivered_at for f in fulfillments if f.delivered_at)
     elif after != "delivered":
