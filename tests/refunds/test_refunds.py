@@ -135,6 +135,42 @@ async def test_partial_refund_lifecycle(
     assert data["order"]["id"] == order["id"]
 
 
+async def test_settling_honours_if_match_against_the_order(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str], db: Any
+) -> None:
+    """Settling changes the refund's order, so the order's ETag guards it: a stale one
+    settles nothing."""
+    order = await paid_order(client, storefront)
+    created = await client.post(
+        f"/v1/orders/{order['id']}/refunds",
+        json={"line_items": lines(order, 1), "reason": "damaged"},
+        headers=ops,
+    )
+    assert created.status_code == 201, created.text
+    refund = created.json()
+    pending = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
+    assert created.headers["etag"] == f'"{pending["version"]}"'
+    url = f"/v1/refunds/{refund['id']}/settle"
+    body = {"status": "succeeded", "reference": "re_1"}
+    stale = await client.post(url, json=body, headers={**ops, "If-Match": f'"{order["version"]}"'})
+    assert problem(stale, 412, "precondition_failed")["current_version"] == pending["version"]
+    problem(
+        await client.post(url, json=body, headers={**ops, "If-Match": '"one"'}),
+        400,
+        "invalid_if_match",
+    )
+    assert (await client.get(f"/v1/refunds/{refund['id']}", headers=ops)).json() == refund
+    assert (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json() == pending
+    assert await count_events(db, "refund.succeeded", order["id"]) == 0
+
+    current = await client.post(
+        url, json=body, headers={**ops, "If-Match": f'"{pending["version"]}"'}
+    )
+    assert current.status_code == 200, current.text
+    assert current.json()["status"] == "succeeded"
+    assert current.headers["etag"] == f'"{pending["version"] + 1}"'
+
+
 async def test_full_refund_returns_exactly_the_total(
     client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
 ) -> None:

@@ -346,3 +346,32 @@ async def test_units_shipped_after_a_return_make_it_partial(
 
     await fulfil(client, ops, order, 1)  # the other unit ships; it has not come back
     assert (await client.get(url, headers=ops)).json()["return_status"] == "partially_returned"
+
+
+async def test_a_return_request_honours_if_match(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str], db: Any
+) -> None:
+    """The order's ETag guards a request like any change of the order: a customer who saw an
+    older version is told so, and nothing is requested."""
+    order = await shipped_order(client, storefront, ops)
+    body = {"line_items": units(order, 1)}
+    url = f"/v1/orders/{order['id']}/returns"
+    stale = await client.post(
+        url, json=body, headers={**storefront, "If-Match": f'"{order["version"] - 1}"'}
+    )
+    assert problem(stale, 412, "precondition_failed")["current_version"] == order["version"]
+    problem(
+        await client.post(url, json=body, headers={**storefront, "If-Match": "v1"}),
+        400,
+        "invalid_if_match",
+    )
+    assert (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json() == order
+    assert (await client.get(url, headers=ops)).json()["data"] == []
+    assert await count_events(db, "return.requested", order["id"]) == 0
+
+    current = await client.post(
+        url, json=body, headers={**storefront, "If-Match": f'"{order["version"]}"'}
+    )
+    assert current.status_code == 201, current.text
+    assert current.json()["order"]["version"] == order["version"] + 1
+    assert current.headers["etag"] == f'"{order["version"] + 1}"'

@@ -174,6 +174,18 @@ class OrderNotOpen(DomainError):
     title = "The order is not open"
 
 
+class NothingToReorder(DomainError):
+    """The order has no line with units left to copy: every line was removed. 409 rather
+    than 422: the request is well formed and names a real order; what refuses it is the
+    order's state, as `nothing_to_fulfill` refuses a fulfilment of an order with every unit
+    already in a parcel (422 is for a request whose own content is wrong, as an edit that
+    would empty the order is)."""
+
+    status = 409
+    code = "nothing_to_reorder"
+    title = "The order has no items left to reorder"
+
+
 class InvalidOrder(DomainError):
     status = 422
     code = "invalid_order"

@@ -223,7 +223,11 @@ async def update_order(
     "/{order_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(
-        *AUTH, errors.OrderNotFound, errors.PreconditionFailed, errors.OrderHasPayments
+        *AUTH,
+        errors.OrderNotFound,
+        errors.PreconditionFailed,
+        errors.InvalidIfMatch,
+        errors.OrderHasPayments,
     ),
     description="""
 Deletes an order that never had money authorised or captured (e.g. a test or abandoned
@@ -337,21 +341,30 @@ async def order_timeline(order_id: str, page: PageDep, ctx: OpsContext) -> Timel
     "/{order_id}/reorder",
     status_code=status.HTTP_201_CREATED,
     response_model=OrderOut,
-    responses=responses(
-        *AUTH,
-        errors.OrderNotFound,
-        errors.IdempotencyKeyReused,
-        errors.IdempotencyRequestInProgress,
-    ),
+    responses=responses(*MUTATION, errors.NothingToReorder),
     description="""
 Creates a new open order with the same customer, items, prices, addresses, shipping, taxes
 and discounts — typically after an accidental cancellation, to turn it back into a sale. The
 new order shows `reordered_from_id`; the original lists it in `reorder_ids`. Payment starts
-`pending` unless `payment` is given. Emits `order.created` (new) and `order.updated`
-(original). Send an `Idempotency-Key`: a retried reorder must not create two orders.
-Roles: any.
+`pending` unless `payment` is given.
+
+**What is copied** is the order as it stands now, edits included: every line with units, at
+its current `quantity` and `unit_price` (lines an edit added too); a line an edit removed
+(it stays on the order with `quantity` 0) is left out. The shipping address, shipping lines,
+tax lines and discounts are the order's current ones, so the new order's totals are the
+original's current totals. Fulfilments, refunds and returns of the original do not reduce
+what is reordered, and no money, fulfilment or return state is carried over. An order with
+no line left to copy is 409 `nothing_to_reorder`, and nothing is created.
+
+The original's `version` increases (its `reorder_ids` changed). `If-Match` is checked
+against it: send the `ETag` of the order the customer saw to reorder exactly that (412
+`precondition_failed`, with `current_version`, if it was edited since). Emits
+`order.created` (new) and `order.updated` (original). Send an `Idempotency-Key`: a retried
+reorder must not create two orders. Roles: any.
 """,
 )
-async def reorder(order_id: str, ctx: AnyContext, body: ReorderRequest | None = None) -> Response:
+async def reorder(
+    order_id: str, if_match: IfMatchDep, ctx: AnyContext, body: ReorderRequest | None = None
+) -> Response:
     """Reorder: a new order with the same items"""
-    return _created(await service.reorder(ctx, order_id, body or ReorderRequest()))
+    return _created(await service.reorder(ctx, order_id, body or ReorderRequest(), if_match))

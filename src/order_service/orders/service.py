@@ -565,10 +565,25 @@ async def delete_order(ctx: Context, order_id: str, if_match: int | None) -> Non
     await events.emit(ctx, "order.deleted", order_id=order.id, data=data, sequence=sequence)
 
 
-async def reorder(ctx: Context, order_id: str, body: ReorderRequest) -> NewOrder:
+async def reorder(
+    ctx: Context, order_id: str, body: ReorderRequest, if_match: int | None
+) -> NewOrder:
     """A new open order with the same items, prices, addresses and shipping, linked both
-    ways — how an accidental cancellation turns back into a sale."""
+    ways — how an accidental cancellation turns back into a sale.
+
+    The items are what the order holds now: lines with units, at their current quantity
+    (an edit's added lines included); a line an edit removed stays on the order with
+    quantity 0 for its history and is not copied. Shipping, tax lines and discounts are the
+    order's current ones, so the new order's totals are the original's. The original
+    changes too — it lists the new order in `reorder_ids` — so its version moves, and
+    `if_match` is checked against it."""
     source = await repository.get(ctx.session, order_id, lock=True)
+    check_version(source, if_match)
+    items = [li for li in source.line_items if li.quantity > 0]
+    if not items:
+        raise errors.NothingToReorder(
+            f"Every line of order #{source.number} was removed: there is nothing to reorder."
+        )
     draft = OrderCreate(
         customer=Customer(
             id=source.customer_id, email=source.customer_email, name=source.customer_name
@@ -585,7 +600,7 @@ async def reorder(ctx: Context, order_id: str, body: ReorderRequest) -> NewOrder
                 refundable=li.refundable,
                 requires_shipping=li.requires_shipping,
             )
-            for li in source.line_items
+            for li in items
         ],
         shipping_lines=source.shipping_lines,
         tax_lines=source.tax_lines,

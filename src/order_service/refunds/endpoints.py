@@ -164,6 +164,8 @@ async def get_refund(refund_id: str, ctx: AnyContext) -> RefundOut:
         *AUTH,
         refund_errors.RefundNotFound,
         refund_errors.RefundAlreadySettled,
+        errors.PreconditionFailed,
+        errors.InvalidIfMatch,
         errors.IdempotencyKeyReused,
         errors.IdempotencyRequestInProgress,
     ),
@@ -178,13 +180,15 @@ For the payments service: reports how a pending refund ended.
   stay restocked.
 
 A refund is settled once: settling again is 409 `refund_already_settled`, whatever the
-outcome asked. Roles: ops, admin.
+outcome asked. Settling changes the refund's order, so its `version` increases: the
+response's `ETag` is the order's, and `If-Match` is checked against the order's version (412
+`precondition_failed` with `current_version` when stale). Roles: ops, admin.
 """,
 )
 async def settle_refund(
-    refund_id: str, body: RefundSettle, response: Response, ctx: OpsContext
+    refund_id: str, body: RefundSettle, response: Response, if_match: IfMatchDep, ctx: OpsContext
 ) -> RefundOut:
     """Settle a refund"""
-    refund, order = await service.settle(ctx, refund_id, body)
+    refund, order = await service.settle(ctx, refund_id, body, if_match)
     response.headers["ETag"] = etag(order.version)
     return service.refund_out(refund, order)

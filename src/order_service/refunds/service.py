@@ -333,11 +333,14 @@ async def create_refund(
     return refund, order
 
 
-async def settle(ctx: Context, refund_id: str, body: RefundSettle) -> tuple[Refund, Order]:
+async def settle(
+    ctx: Context, refund_id: str, body: RefundSettle, if_match: int | None
+) -> tuple[Refund, Order]:
     """The payments service reports the outcome. Success moves the money from pending to
     refunded; failure releases it (and the units) for another refund."""
     found = await repository.get(ctx.session, refund_id)
     order = await orders.get(ctx.session, found.order_id, lock=True)
+    check_version(order, if_match)
     refund = await repository.get(ctx.session, refund_id, lock=True)
     if refund.status != "pending":
         raise errors.RefundAlreadySettled(

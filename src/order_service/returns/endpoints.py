@@ -59,6 +59,11 @@ than shipped minus the units returned, in open returns, or refunded
 limit.
 """
 
+ETAG_NOTE = """
+A return's responses carry its order's `ETag`: every return change moves the order's
+`version`, and `If-Match` on these operations is checked against the order's version (412
+`precondition_failed` with `current_version` when stale)."""
+
 LIFECYCLE = """
 **Lifecycle**: `requested` → `approved` (or `declined`) → `received` → `closed`; `cancelled`
 any time before it is received. With `ORDER_SERVICE_RETURN_AUTO_APPROVE` customers' requests
@@ -94,6 +99,8 @@ async def calculate_return(order_id: str, body: ReturnCalculate, ctx: AnyContext
     response_model=ReturnResult,
     responses=responses(
         *REQUEST_ERRORS,
+        errors.PreconditionFailed,
+        errors.InvalidIfMatch,
         errors.IdempotencyKeyReused,
         errors.IdempotencyRequestInProgress,
         return_errors.LineItemNotReturnable,
@@ -109,13 +116,13 @@ return, the order, the expected refund and the support contact: the "we got your
 email). Two requests for the same units at once: one wins, the other is 409.
 {POLICY}{LIFECYCLE}
 Send `Idempotency-Key` to retry safely. Roles: any.
-""",
+{ETAG_NOTE}""",
 )
 async def request_return(
-    order_id: str, body: ReturnCreate, response: Response, ctx: AnyContext
+    order_id: str, body: ReturnCreate, response: Response, if_match: IfMatchDep, ctx: AnyContext
 ) -> ReturnResult:
     """Request a return"""
-    result = await service.request(ctx, order_id, body)
+    result = await service.request(ctx, order_id, body, if_match)
     response.headers["Location"] = f"/v1/returns/{result.id}"
     response.headers["ETag"] = etag(result.order.version)
     return result
@@ -179,8 +186,9 @@ Approves a requested return: optional `return_shipping` (carrier, tracking, the 
 `label_url`, `instructions`) and `return_by` (at most a year ahead) for the customer's email;
 `items_required: false` makes it a claim (lost or damaged in transit: it closes without
 receipt); `ship_replacement_first` (exchanges) creates the replacement order now. Emits
-`return.approved`. `If-Match` takes the order's ETag. Roles: ops, admin.
-""",
+`return.approved`. Roles: ops, admin.
+"""
+    + ETAG_NOTE,
 )
 async def approve_return(
     return_id: str, body: ReturnApprove, response: Response, if_match: IfMatchDep, ctx: OpsContext
@@ -197,7 +205,8 @@ async def approve_return(
 Declines a requested return (`decline_reason`: `outside_policy`, `not_eligible`, `no_proof`,
 `other`; `note` for the customer's email); its units may be asked for again. Emits
 `return.declined`. Roles: ops, admin.
-""",
+"""
+    + ETAG_NOTE,
 )
 async def decline_return(
     return_id: str, body: ReturnDecline, response: Response, if_match: IfMatchDep, ctx: OpsContext
@@ -229,7 +238,8 @@ back in stock once, `order.restock`; `not_restocked`, `damaged`: came back, not 
 (`exchange_order_id`; it shows `exchanged_from_id`), paid by the returned units' value: any
 difference is that order's `outstanding` (the customer owes) or refunded here (the shop owes).
 Emits `return.received`. Roles: ops, admin.
-""",
+"""
+    + ETAG_NOTE,
 )
 async def receive_return(
     return_id: str, body: ReturnReceive, response: Response, if_match: IfMatchDep, ctx: OpsContext
@@ -246,7 +256,8 @@ async def receive_return(
 Cancels a return not yet received (the customer changed their mind, or ops): its units may
 be kept or asked for again. Not once an exchange's replacement order was created. Emits
 `return.cancelled`. Roles: any.
-""",
+"""
+    + ETAG_NOTE,
 )
 async def cancel_return(
     return_id: str, body: ReturnCancel, response: Response, if_match: IfMatchDep, ctx: AnyContext
@@ -265,7 +276,8 @@ async def cancel_return(
 Closes a received return. An approved claim (`items_required: false`) closes without
 receipt: its units are refunded (`refund` and `store_credit`, unless `refund: false`) or
 exchanged as on receipt. Emits `return.closed`. Roles: ops, admin.
-""",
+"""
+    + ETAG_NOTE,
 )
 async def close_return(
     return_id: str, body: ReturnClose, response: Response, if_match: IfMatchDep, ctx: OpsContext

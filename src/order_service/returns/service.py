@@ -219,9 +219,12 @@ async def calculate(ctx: Context, order_id: str, body: ReturnCalculate) -> Retur
     )
 
 
-async def request(ctx: Context, order_id: str, body: ReturnCreate) -> ReturnResult:
+async def request(
+    ctx: Context, order_id: str, body: ReturnCreate, if_match: int | None
+) -> ReturnResult:
     _check_caller(body, ctx.actor)
     order = await orders.get(ctx.session, order_id, lock=True)
+    check_version(order, if_match)
     _check_lines(order, body)
     decision, _ = await _decide(ctx, order, body)
     if not decision.allowed:
