@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
 # Runs `order-service serve` (or `worker`, `migrate`) against ORDER_SERVICE_DATABASE_URL.
+# A worker serves its own metrics with `worker --metrics-host 0.0.0.0 --metrics-port 8100`.
 # Python 3.11, as in CI: tests/test_packaging.py runs this build stage's install steps there.
 
 FROM python:3.11-slim-bookworm AS build

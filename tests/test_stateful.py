@@ -631,6 +631,8 @@ class OrderLifecycle(RuleBasedStateMachine):
                 + order["total_exchange_credit"]
                 <= order["total_paid"]
             )
+            delivered = order["fulfillment_status"] == "delivered"
+            assert delivered == (order["delivered_at"] is not None), "delivered without a date"
             shipped = 0
             for line in order["line_items"]:
                 quantity = line["quantity"]

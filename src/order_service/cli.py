@@ -1,4 +1,4 @@
-"""`order-service`: serve, migrate, print the OpenAPI spec, issue API keys."""
+"""`order-service`: serve, run a worker, migrate, print the OpenAPI spec, issue API keys."""
 
 from __future__ import annotations
 
@@ -70,6 +70,10 @@ def _metrics_dir() -> None:
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -81,8 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if embedded_db:
         migrations.upgrade(url)
     dev_key = asyncio.run(_ensure_admin_key(settings, url, embedded_db))
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    base = f"http://{host}:{args.port}"
+    base = f"http://{_address(args.host, args.port)}"
     print(f"\n  order-service on {base}\n  API docs:  {base}/docs  (or {base}/redoc)", flush=True)
     if dev_key:
         print(
@@ -108,12 +111,33 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
+    # A worker is one process: its metrics are its own, kept in memory. Inherited (an
+    # environment shared with `serve`), PROMETHEUS_MULTIPROC_DIR would put them in the API
+    # processes' folder, where their `/metrics` would add them up too (counted twice by a
+    # scrape of both), or stop the worker if the folder does not exist on its host.
+    # prometheus_client reads it once, when imported: nothing imported so far loads it.
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+        os.environ.pop(name, None)
     settings = get_settings()
     logs.configure(settings.log_level)
-    url, _ = _database_url(settings)
-    from order_service.worker import run_worker
+    from order_service import worker
 
-    asyncio.run(run_worker(settings.model_copy(update={"database_url": url})))
+    server = None
+    if args.metrics_port is not None:
+        try:
+            server = worker.serve_metrics(args.metrics_host, args.metrics_port)
+        except OSError as error:
+            sys.exit(
+                f"order-service worker: cannot serve metrics on "
+                f"{_address(args.metrics_host, args.metrics_port)}: {error.strerror or error}"
+            )
+    try:
+        url, _ = _database_url(settings)
+        asyncio.run(worker.run_worker(settings.model_copy(update={"database_url": url})))
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -158,6 +182,12 @@ def cmd_api_keys_create(args: argparse.Namespace) -> None:
     print(asyncio.run(create()))
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="order-service",
@@ -180,6 +210,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser(
         "worker", help="run background work: webhook delivery, scheduled events, clean-up"
+    )
+    worker.add_argument(
+        "--metrics-host",
+        metavar="HOST",
+        default="127.0.0.1",
+        help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 to be scraped from "
+        "other hosts)",
+    )
+    worker.add_argument(
+        "--metrics-port",
+        metavar="PORT",
+        type=_port,
+        help="serve this worker's Prometheus metrics on http://HOST:PORT/metrics "
+        "(default: not served)",
     )
     worker.set_defaults(func=cmd_worker)
 

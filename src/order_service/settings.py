@@ -15,6 +15,8 @@ _ISO_DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
 )
+# Years or months before any time part: valid ISO 8601, but of no fixed length.
+_CALENDAR = re.compile(r"^P[^T]*[YM]")
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -29,6 +31,11 @@ def parse_duration(value: Any) -> timedelta:
     except ValueError:
         pass
     match = _ISO_DURATION.match(text.upper())
+    if _CALENDAR.match(text.upper()):
+        raise ValueError(
+            f"{value!r}: months and years are not accepted, their length varies; "
+            "give days instead, such as P30D"
+        )
     if match is None or text.upper() in {"P", "PT"} or text.upper().endswith("T"):
         raise ValueError(f"{value!r} is neither seconds nor an ISO 8601 duration such as PT30M")
     parts = {name: float(number) for name, number in match.groupdict().items() if number}

@@ -4,6 +4,10 @@ through the database (row locks with SKIP LOCKED), never through process-local s
 
 A task is a coroutine `task(services, stop)` that runs until `stop` is set. Add new ones
 to `TASKS`.
+
+With `--metrics-port`, a worker serves its own Prometheus metrics (`serve_metrics`): the
+delivery attempts, latency, disabled endpoints and pruned rows it counts, which no API
+process sees.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from wsgiref.simple_server import WSGIServer
 
 from order_service.fulfillments import followups
 from order_service.http import idempotency, serving
 from order_service.http.context import Services
+from order_service.kit import metrics
 from order_service.kit.db import create_engine, create_sessionmaker
 from order_service.settings import Settings
+from order_service.webhooks import metrics as webhook_metrics
 from order_service.webhooks import retention
 from order_service.webhooks.dispatcher import dispatch_webhooks
 
@@ -62,6 +69,16 @@ TASKS: list[Task] = [
 async def run_tasks(services: Services, stop: asyncio.Event) -> None:
     """Run every task until `stop` is set, then let each finish its current step."""
     await asyncio.gather(*(task(services, stop) for task in TASKS))
+
+
+def serve_metrics(host: str, port: int) -> WSGIServer:
+    """This worker's metrics at `http://host:port/metrics`. Not the gauges read from the
+    database: they describe the whole service, every API process's `/metrics` reads them
+    afresh, and a copy per worker would only repeat them (or, unread here, show zeros)."""
+    server = metrics.serve_http(host, port, leaving_out=webhook_metrics.FROM_DATABASE)
+    shown = f"[{host}]" if ":" in host else host
+    log.info("worker metrics on http://%s:%d/metrics", shown, port)
+    return server
 
 
 async def run_worker(settings: Settings) -> None:

@@ -472,3 +472,23 @@ async def test_policies_show_the_edit_window(
     assert policies["edit"]["customer_window_seconds"] == 3600
     assert "shipping_lines" not in policies["edit"]["customer_changes"]
     assert "within 1 hour" in policies["edit"]["summary"]
+
+
+async def test_a_failed_edit_refund_moves_the_financial_status_with_outstanding(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    order = await create_order(client, storefront)
+    lowered = await edit(client, storefront, order, line_items=lines(order, 1))
+    refund = lowered.json()["refund"]
+    raised = await edit(client, ops, order, line_items=lines(order, 2), reason="other")
+    assert raised.status_code == 201, raised.text
+    assert raised.json()["order"]["financial_status"] == "partially_paid"
+    settled = await client.post(
+        f"/v1/refunds/{refund['id']}/settle",
+        json={"status": "failed", "failure_reason": "card closed"},
+        headers=ops,
+    )
+    assert settled.status_code == 200, settled.text
+    after = (await client.get(f"/v1/orders/{order['id']}", headers=ops)).json()
+    # The edit refund never went out, so what was paid covers the total again.
+    assert (after["outstanding"], after["financial_status"]) == (0, "paid")

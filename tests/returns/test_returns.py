@@ -9,9 +9,17 @@ from typing import Any
 import httpx
 
 from tests.conftest import Clock
-from tests.factories import problem
-from tests.helpers import count_events
-from tests.returns.helpers import act, approved, request_return, requested, shipped_order, units
+from tests.factories import create_order, problem
+from tests.helpers import count_events, fulfil
+from tests.returns.helpers import (
+    TEE,
+    act,
+    approved,
+    request_return,
+    requested,
+    shipped_order,
+    units,
+)
 
 
 async def test_the_storefront_flow_from_request_to_refund(
@@ -317,3 +325,24 @@ async def test_orders_filter_by_return_status(
     assert with_return["id"] not in await listed("none")
     bad = await client.get("/v1/orders", params={"return_status": "lost"}, headers=ops)
     problem(bad, 422, "validation_error")
+
+
+async def test_units_shipped_after_a_return_make_it_partial(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    order = await create_order(client, storefront, line_items=[TEE])
+    parcel = await fulfil(client, ops, order, 1)
+    tracked = await client.post(
+        f"/v1/fulfillments/{parcel['id']}/tracking-events",
+        json={"status": "delivered", "occurred_at": parcel["shipped_at"]},
+        headers=ops,
+    )
+    assert tracked.status_code == 201, tracked.text
+    found = await approved(client, storefront, ops, order, 1)
+    received = await act(client, ops, found["id"], "receive", refund=False)
+    assert received.status_code == 200, received.text
+    url = f"/v1/orders/{order['id']}"
+    assert (await client.get(url, headers=ops)).json()["return_status"] == "returned"
+
+    await fulfil(client, ops, order, 1)  # the other unit ships; it has not come back
+    assert (await client.get(url, headers=ops)).json()["return_status"] == "partially_returned"

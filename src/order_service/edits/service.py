@@ -318,6 +318,8 @@ async def edit(
     order.line_items.extend(LineItem(**row) for row in plan.added)
     for column, value in plan.values.items():
         setattr(order, column, value)
+    # The version moves before any event of this change shows the order.
+    touch(order, ctx.now)
     await fulfillments.recount(ctx, order, current, why="the order was edited")
     edit_id = new_id("edit")
     refund: Refund | None = None
@@ -330,7 +332,6 @@ async def edit(
             notify_customer=body.notify_customer,
         )
         refund = await refunds.record_refund(ctx, order, new, current)
-    touch(order, ctx.now)
     await ctx.session.flush()
     row = {
         "id": edit_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -111,6 +111,13 @@ async def schedule_follow_up(
         insert(FollowUp)
         .values(order_id=order_id, status="scheduled", due_at=due_at, created_at=now)
         .on_conflict_do_nothing(index_elements=[FollowUp.order_id])
+    )
+
+
+async def unschedule_follow_up(session: AsyncSession, order_id: str) -> None:
+    """The order's follow-up, if it is still waiting to be sent."""
+    await session.execute(
+        delete(FollowUp).where(FollowUp.order_id == order_id, FollowUp.status == "scheduled")
     )
 
 

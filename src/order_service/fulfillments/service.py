@@ -31,6 +31,7 @@ from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order
 from order_service.orders.service import change, check_version, publish, touch
+from order_service.returns import policy as return_policy
 
 
 def event_out(event: TrackingEvent) -> TrackingEventOut:
@@ -133,26 +134,71 @@ async def recount(
     why: str = "refunded units no longer ship",
 ) -> None:
     """Bring the order's fulfilment status up to date after units stopped being owed (a
-    refund before shipping) or the order's units changed (an edit); the caller holds the
-    order lock. `known_fulfillments`: the order's, if the caller has read them under that
-    lock (`current`), else they are read."""
+    refund before shipping), were owed again (a failed refund) or changed (an edit); the
+    caller holds the order lock and moves its version. `known_fulfillments`: the order's,
+    if the caller has read them under that lock (`current`), else they are read."""
     fulfillments = known_fulfillments
     if fulfillments is None:
         fulfillments = await _of(ctx.session, order)
     before = order.fulfillment_status
+    after = _follow_units(order, fulfillments)
+    if after != before:
+        await _status_moved(ctx, order, before, after, why)
+
+
+def _follow_units(order: Order, fulfillments: list[Fulfillment]) -> str:
+    """Set the order's fulfilment status, the time it was delivered, and its return status
+    (which counts shipped units) from its fulfilments; the new fulfilment status."""
+    before = order.fulfillment_status
     after = policy.order_fulfillment_status(_count_units(order, fulfillments))
-    if after == before:
-        return
     order.fulfillment_status = after
+    if not any(li.return_requested_quantity for li in order.line_items):
+        # With a return open the status is that return's, whatever ships.
+        order.return_status = return_policy.settled_status(
+            (li.shipped_quantity, li.returned_quantity) for li in order.line_items
+        )
+    if after == "delivered" and before != "delivered":
+        order.delivered_at = max(f.delivered_at for f in fulfillments if f.delivered_at)
+    elif after != "delivered":
+        order.delivered_at = None
+    return after
+
+
+async def _status_moved(
+    ctx: Context,
+    order: Order,
+    before: str,
+    after: str,
+    why: str | None,
+    fulfillment: dict[str, Any] | None = None,
+) -> None:
+    """What follows a change of the order's fulfilment status, whatever changed it: the
+    timeline entry; `order.fulfilled`, or `order.delivered` with the follow-up it
+    schedules; leaving `delivered`, the follow-up not yet sent is taken back.
+    `fulfillment`: the fulfilment that changed it, as the API shows it."""
     await timeline.record(
         ctx,
         order.id,
         "order.fulfillment_status",
-        f"Fulfilment status: {before} → {after} ({why}).",
-        {"fulfillment_status": {"from": before, "to": after}},
+        f"Fulfilment status: {before} → {after}" + (f" ({why})." if why else "."),
+        {
+            "fulfillment_status": {"from": before, "to": after},
+            **({"fulfillment_id": fulfillment["id"]} if fulfillment else {}),
+        },
     )
+    extra = {"fulfillment": fulfillment} if fulfillment else {}
+    if before == "delivered":
+        # Units are owed again (a failed refund, an edit adding units): the follow-up waits
+        # for the next delivery, which schedules it anew.
+        await repository.unschedule_follow_up(ctx.session, order.id)
     if after == "fulfilled":
-        await publish(ctx, "order.fulfilled", order)
+        await publish(ctx, "order.fulfilled", order, **extra)
+    elif after == "delivered":
+        assert order.delivered_at is not None
+        await repository.schedule_follow_up(
+            ctx.session, order.id, order.delivered_at + ctx.settings.follow_up_delay, ctx.now
+        )
+        await publish(ctx, "order.delivered", order, **extra)
 
 
 async def current(session: AsyncSession, order: Order) -> list[Fulfillment]:
@@ -213,33 +259,13 @@ async def _settle(
     moves, and the events go to the outbox with the order as it now is."""
     fulfillment.updated_at = ctx.now
     before = order.fulfillment_status
-    after = policy.order_fulfillment_status(_count_units(order, fulfillments))
-    order.fulfillment_status = after
-    if after == "delivered" and before != "delivered":
-        order.delivered_at = max(f.delivered_at for f in fulfillments if f.delivered_at)
-    elif after != "delivered":
-        order.delivered_at = None
+    after = _follow_units(order, fulfillments)
     touch(order, ctx.now)
     await ctx.session.flush()
     data = fulfillment_out(fulfillment).model_dump(mode="json")
     await publish(ctx, event_type, order, fulfillment=data, **extra)
-    if after == before:
-        return
-    await timeline.record(
-        ctx,
-        order.id,
-        "order.fulfillment_status",
-        f"Fulfilment status: {before} → {after}.",
-        {"fulfillment_status": {"from": before, "to": after}, "fulfillment_id": fulfillment.id},
-    )
-    if after == "fulfilled":
-        await publish(ctx, "order.fulfilled", order, fulfillment=data)
-    elif after == "delivered":
-        assert order.delivered_at is not None
-        await repository.schedule_follow_up(
-            ctx.session, order.id, order.delivered_at + ctx.settings.follow_up_delay, ctx.now
-        )
-        await publish(ctx, "order.delivered", order, fulfillment=data)
+    if after != before:
+        await _status_moved(ctx, order, before, after, None, data)
 
 
 def _describe(fulfillment: Fulfillment) -> str:

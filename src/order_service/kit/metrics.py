@@ -2,21 +2,27 @@
 
 Each API process counts its own; `serve` points `PROMETHEUS_MULTIPROC_DIR` at a fresh folder
 and then starts its API processes (one or many, each a fresh interpreter: `serving`), and
-`/metrics` adds them all up, so a scrape of any process shows the whole service.
+`/metrics` adds them all up, so a scrape of any process shows the whole service. A worker,
+one process on its own, keeps its metrics in memory and serves them itself (`serve_http`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
+from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -88,3 +94,12 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def serve_http(host: str, port: int, *, leaving_out: Iterable[Collector] = ()) -> WSGIServer:
+    """Serve this process's own metrics, but `leaving_out`, at `http://host:port/metrics`
+    from a thread of prometheus_client's. Raises OSError when the address cannot be bound."""
+    for collector in leaving_out:
+        REGISTRY.unregister(collector)
+    server, _ = start_http_server(port, addr=host)
+    return server

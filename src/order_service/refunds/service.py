@@ -256,8 +256,8 @@ async def record_refund(
         )
     order.total_refund_pending += new.amount
     order.shipping_refund_pending += new.shipping
-    await fulfillments.recount(ctx, order, known_fulfillments)
     touch(order, ctx.now)
+    await fulfillments.recount(ctx, order, known_fulfillments)
     await _insert(ctx, row, line_rows)
     # Presented from what was written; never added to the session (the rows are above).
     refund = Refund(**row, line_items=[RefundLineItem(**line) for line in line_rows])
@@ -361,14 +361,6 @@ async def settle(ctx: Context, refund_id: str, body: RefundSettle) -> tuple[Refu
     if succeeded:
         order.total_refunded += refund.amount
         order.shipping_refunded += refund.shipping_amount
-        order.financial_status = order_policy.financial_status(
-            total=order.total,
-            authorized=order.total_authorized,
-            paid=order.total_paid,
-            refunded=order.total_refunded,
-            edit_refunds=order.total_edit_refunds,
-            current=order.financial_status,
-        )
         ctx.session.add(
             PaymentTransaction(
                 id=new_id("txn"),
@@ -383,16 +375,26 @@ async def settle(ctx: Context, refund_id: str, body: RefundSettle) -> tuple[Refu
                 created_at=ctx.now,
             )
         )
-    if not succeeded:
-        if refund.reason == "order_edited":
-            # The shop owes the customer again what the edit lowered the total by.
-            order.total_edit_refunds -= refund.amount
-        await fulfillments.recount(ctx, order)
+    elif refund.reason == "order_edited":
+        # The shop owes the customer again what the edit lowered the total by.
+        order.total_edit_refunds -= refund.amount
+    # Either outcome can move it: a success refunds, a failed edit refund changes what the
+    # customer owes.
+    order.financial_status = order_policy.financial_status(
+        total=order.total,
+        authorized=order.total_authorized,
+        paid=order.total_paid,
+        refunded=order.total_refunded,
+        edit_refunds=order.total_edit_refunds,
+        current=order.financial_status,
+    )
     refund.status = body.status
     refund.reference = body.reference
     refund.failure_reason = body.failure_reason
     refund.settled_at = ctx.now
     touch(order, ctx.now)
+    if not succeeded:
+        await fulfillments.recount(ctx, order)
     await ctx.session.flush()
     await timeline.record(
         ctx,

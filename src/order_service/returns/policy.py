@@ -11,7 +11,7 @@ and only then units the customer kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -183,3 +183,15 @@ def deduct(priced: Sequence[Priced], deducted: int) -> list[Priced] | None:
         return None
     shares = refund_policy.allocate(total - deducted, [p.amount for p in priced])
     return [Priced(p.line_item_id, p.quantity, s) for p, s in zip(priced, shares, strict=True)]
+
+
+def settled_status(lines: Iterable[tuple[int, int]]) -> str:
+    """The order's `return_status` while none of its returns is open, from each line's
+    shipped and returned units: `none`, `returned` (every shipped unit came back) or
+    `partially_returned`. Shipping more units moves it as much as receiving them does."""
+    shipped = [(units, returned) for units, returned in lines if units]
+    if not any(returned for _, returned in shipped):
+        return "none"
+    if all(returned >= units for units, returned in shipped):
+        return "returned"
+    return "partially_returned"

@@ -627,12 +627,8 @@ def return_status(order: Order, returns: Sequence[Return]) -> str:
         return "in_progress"
     if "requested" in statuses:
         return "requested"
-    shipped = [li for li in order.line_items if li.shipped_quantity]
-    if not any(li.returned_quantity for li in shipped):
-        return "none"
-    if all(li.returned_quantity >= li.shipped_quantity for li in shipped):
-        return "returned"
-    return "partially_returned"
+    units = ((li.shipped_quantity, li.returned_quantity) for li in order.line_items)
+    return policy.settled_status(units)
 
 
 async def _changed(

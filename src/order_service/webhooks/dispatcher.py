@@ -49,8 +49,6 @@ from order_service.webhooks.transports import Outcome
 
 log = logging.getLogger("order_service.webhooks.dispatcher")
 
-METRICS_EVERY = 15.0
-
 
 def asyncpg_connect_args(url: str) -> dict[str, Any]:
     """asyncpg.connect() arguments for a SQLAlchemy URL (a `host` query is a socket folder)."""
@@ -70,7 +68,6 @@ class Dispatcher:
         self.listening = asyncio.Event()
         self.inflight: dict[asyncio.Task[None], Claim] = {}
         self.name = f"dispatcher-{uuid.uuid4().hex[:8]}"
-        self._metrics_at = 0.0
         self.running = False
         # Acknowledged deliveries waiting to be recorded, each with whom to tell it was.
         self.acknowledged: list[tuple[repository.Acknowledged, asyncio.Future[bool]]] = []
@@ -121,9 +118,6 @@ class Dispatcher:
         try:
             async with self.services.sessionmaker() as session:
                 due = await repository.next_due(session, now)
-                if time.monotonic() - self._metrics_at > METRICS_EVERY:
-                    self._metrics_at = time.monotonic()
-                    await metrics.refresh(session, now)
         except Exception:
             log.exception("webhook dispatcher: database unavailable; retrying")
             return sweep

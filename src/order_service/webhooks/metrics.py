@@ -1,4 +1,6 @@
-"""Prometheus metrics of webhook delivery (served on `/metrics`)."""
+"""Prometheus metrics of webhook delivery: counted by the process that delivers (an API
+process's `/metrics`, or a worker's own `--metrics-port`), and gauges read from the database
+at each scrape of the API's `/metrics`."""
 
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ PRUNED = Counter(
     "delivery succeeded, with their webhook deliveries and attempts.",
     ["table"],
 )
-# Gauges read from the database: with several processes the most recent reading wins.
+# Gauges read from the database: with several processes the most recent reading wins. They
+# describe the whole service, not a process, so only the API's `/metrics` serves them.
 BACKLOG = Gauge(
     "order_service_webhook_backlog",
     "Deliveries not yet succeeded or failed.",
@@ -52,6 +55,8 @@ DISABLED_ENDPOINTS = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+FROM_DATABASE = (BACKLOG, OLDEST_PENDING, DISABLED_ENDPOINTS)
+
 for outcome in ("succeeded", "retrying", "failed", "gone", "lost"):
     ATTEMPTS.labels(outcome)
 for reason in ("gone", "failing"):
@@ -61,7 +66,7 @@ for table in ("events", "webhook_deliveries", "webhook_attempts"):
 
 
 async def refresh(session: AsyncSession, now: datetime) -> None:
-    """Set the backlog gauges from the database (every worker and every /metrics scrape)."""
+    """Set the backlog gauges from the database (at every scrape of the API's `/metrics`)."""
     backlog = await repository.backlog(session)
     BACKLOG.set(backlog.pending)
     oldest = backlog.oldest_created_at
