@@ -271,7 +271,7 @@ async def scenario(
             "return_by": (datetime.now(UTC) + timedelta(days=14)).isoformat(),
         },
     )
-    await c(
+    received = await c(
         "receive_return",
         "POST",
         f"/v1/returns/{asked['id']}/receive",
@@ -280,6 +280,22 @@ async def scenario(
             "line_items": [{"line_item_id": fifth_tee, "quantity": 1, "disposition": "restock"}],
             "deductions": [{"reason": "restocking_fee", "amount": 200}],
         },
+    )
+    # the card was closed meanwhile: the refund fails and ops pay it back in store credit
+    failed = received["refund"]["id"]
+    await c(
+        "settle_refund",
+        "POST",
+        f"/v1/refunds/{failed}/settle",
+        ops,
+        json={"status": "failed", "failure_reason": "card_closed"},
+    )
+    await c(
+        "retry_refund",
+        "POST",
+        f"/v1/refunds/{failed}/retry",
+        ops,
+        json={"method": "store_credit", "note": "Card closed: store credit instead."},
     )
     await c("close_return", "POST", f"/v1/returns/{asked['id']}/close", ops, json={})
     await c("get_return", "GET", f"/v1/returns/{asked['id']}", shop)

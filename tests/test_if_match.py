@@ -89,6 +89,7 @@ async def test_a_stale_if_match_changes_nothing_anywhere(
         ("POST", "/v1/returns/{return_id}/cancel"): {},
         ("POST", "/v1/returns/{return_id}/close"): {},
         ("POST", "/v1/refunds/{refund_id}/settle"): {"status": "succeeded"},
+        ("POST", "/v1/refunds/{refund_id}/retry"): {},
     }
     assert set(cases) == order_changing_operations(), "add a case for each new operation"
 

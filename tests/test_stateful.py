@@ -1,9 +1,9 @@
 """Random lifecycles through the HTTP API, invariants checked after every step.
 
 A Hypothesis state machine creates orders and fulfils, tracks, cancels, edits, refunds,
-settles, captures and archives them in any order, as storefront or ops, against a real uvicorn on
-loopback (in a thread with its own event loop; the machine itself is synchronous). After
-each step it checks what must hold whatever the sequence:
+settles, retries failed refunds, captures and archives them in any order, as storefront or
+ops, against a real uvicorn on loopback (in a thread with its own event loop; the machine
+itself is synchronous). After each step it checks what must hold whatever the sequence:
 
 * money: refunded + pending refunds <= paid, and the pending amount is the sum of the
   order's pending refunds;
@@ -12,6 +12,8 @@ each step it checks what must hold whatever the sequence:
 * a cancelled order never gains shipped units;
 * edits: `outstanding == total - total_paid + refunds made for edits (pending or
   succeeded)`, and a line never holds fewer units than it shipped;
+* retries: a failed refund is replaced at most once, by a refund of the same amount, units,
+  reason and return, restocking nothing; a return points at its latest refund;
 * returns: a line's units requested and returned are its open and received returns' units,
   never more than shipped; refunded, pending and exchanged units never exceed the line, nor
   refunds and exchange credit what was paid; units refunded or exchanged by returns never
@@ -136,6 +138,7 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.keys = server.keys
         self.seen: dict[str, Seen] = {}
         self.order_of: dict[str, str] = {}  # fulfilment or refund id -> order id
+        self.failed: list[str] = []  # refunds settled failed, to retry
 
     def teardown(self) -> None:
         self.http.close()
@@ -206,7 +209,26 @@ class OrderLifecycle(RuleBasedStateMachine):
         assert order["total_refunded"] == sum(
             r["amount"] for r in refunds if r["status"] == "succeeded"
         )
+        by_id = {r["id"]: r for r in refunds}
+        replaced = [r["retry_of"] for r in refunds if r["retry_of"]]
+        assert len(replaced) == len(set(replaced)), "a failed refund was retried twice"
+        for made in refunds:
+            if made["retry_of"]:
+                failed = by_id[made["retry_of"]]
+                assert failed["status"] == "failed"
+                for key in ("amount", "shipping_amount", "goodwill_amount", "reason", "return_id"):
+                    assert made[key] == failed[key], key
+                assert [(li["line_item_id"], li["quantity"], li["amount"], li["restock"])
+                        for li in made["line_items"]] == [
+                    (li["line_item_id"], li["quantity"], li["amount"], False)
+                    for li in failed["line_items"]
+                ]  # fmt: skip
         returns = self.get(f"/v1/orders/{order_id}/returns?limit=250")["data"]
+        for found in returns:
+            if found["refund_id"]:
+                # a return points at its latest refund, never at one replaced since
+                assert by_id[found["refund_id"]]["return_id"] == found["id"]
+                assert found["refund_id"] not in replaced
         for line in order["line_items"]:
             assert line["return_requested_quantity"] == sum(
                 rl["quantity"]
@@ -421,13 +443,42 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.order_of[refund["id"]] = order_id
         return refund["id"]
 
-    @rule(refund_id=consumes(refunds), succeeded=st.booleans())
-    def settle(self, refund_id: str, succeeded: bool) -> None:
-        body = {"status": "succeeded", "reference": "re_1"} if succeeded else {
+    @rule(
+        target=refunds,
+        refund_id=consumes(refunds),
+        outcome=st.sampled_from(["succeeded", "failed", "failed, then retried"]),
+    )
+    def settle(self, refund_id: str, outcome: str) -> Any:
+        """Settle a pending refund; a failed one may be retried at once (and any failed one
+        later, by `retry_refund`): the retry joins the refunds to settle."""
+        body = {"status": "succeeded", "reference": "re_1"} if outcome == "succeeded" else {
             "status": "failed", "failure_reason": "card closed"
         }  # fmt: skip
         path = f"/v1/refunds/{refund_id}/settle"
         assert self.change(self.order_of[refund_id], "POST", path, json=body) is not None
+        if outcome == "succeeded":
+            return multiple()
+        self.failed.append(refund_id)
+        return self._retry(refund_id, False) if outcome != "failed" else multiple()
+
+    @precondition(lambda self: self.failed)
+    @rule(target=refunds, data=st.data(), to_store_credit=st.booleans())
+    def retry_refund(self, data: st.DataObject, to_store_credit: bool) -> Any:
+        """Any failed refund, again: refused once it was retried, or when its units or money
+        were refunded since."""
+        return self._retry(data.draw(st.sampled_from(self.failed)), to_store_credit)
+
+    def _retry(self, refund_id: str, to_store_credit: bool) -> Any:
+        order_id = self.order_of[refund_id]
+        body = {"method": "store_credit"} if to_store_credit else {}
+        path = f"/v1/refunds/{refund_id}/retry"
+        response = self.change(order_id, "POST", path, json=body)
+        if response is None:
+            return multiple()
+        made = response.json()
+        assert (made["retry_of"], made["status"]) == (refund_id, "pending")
+        self.order_of[made["id"]] = order_id
+        return made["id"]
 
     @rule(order_id=orders, full=st.booleans())
     def capture(self, order_id: str, full: bool) -> None:

@@ -21,6 +21,7 @@ from order_service.refunds.schemas import (
     RefundList,
     RefundOut,
     RefundPreview,
+    RefundRetry,
     RefundSettle,
 )
 
@@ -190,5 +191,65 @@ async def settle_refund(
 ) -> RefundOut:
     """Settle a refund"""
     refund, order = await service.settle(ctx, refund_id, body, if_match)
+    response.headers["ETag"] = etag(order.version)
+    return service.refund_out(refund, order)
+
+
+@router.post(
+    "/v1/refunds/{refund_id}/retry",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RefundOut,
+    responses=responses(
+        *AUTH,
+        refund_errors.RefundNotFound,
+        refund_errors.RefundNotFailed,
+        refund_errors.RefundAlreadyRetried,
+        refund_errors.RefundExceedsRefundable,
+        errors.PreconditionFailed,
+        errors.InvalidIfMatch,
+        errors.IdempotencyKeyReused,
+        errors.IdempotencyRequestInProgress,
+    ),
+    description="""
+Pays a customer whose refund the payments service settled `failed`: creates a new
+**pending** refund in its place, with the same amount, lines and units, shipping, goodwill,
+`reason` and `return_id`, and `retry_of` naming the failed refund. It is what the failed
+refund was for that carries over:
+
+* a return's refund: the return's `refund_id` moves to the new refund, and its lines'
+  `refunded_quantity` stay counted;
+* an edit's refund (`order_edited`): it counts in `total_edit_refunds` again, so the
+  order's `outstanding` is back to what it was before the failure (0 after a refunded edit);
+* a cancellation's refund: also on the cancelled order.
+
+The body is optional: `method` (default: the failed refund's; often `store_credit` when the
+card or account is gone), `note` and `notify_customer` (default: the failed refund's).
+Nothing is restocked: units the failed refund restocked stay restocked. Emits
+`refund.created`, settled later with `POST /v1/refunds/{id}/settle` like any refund.
+
+**Limits, not policy.** The retry is held to the limits every refund is — a unit is refunded
+once (not if it has been refunded, exchanged or put in an open return since), shipping and
+the amount never beyond what was paid and not refunded or pending, and an edit's refund never
+beyond what the edits left owed (minus `outstanding`) — else 409 `refund_exceeds_refundable`
+with `refundable_amount` and the refused `lines`. The refund policy is not applied again:
+neither the refund window (`ORDER_SERVICE_REFUND_WINDOW`) nor final sale nor shipped
+shipping, since the customer was owed this money when the refund was first made.
+
+Only a `failed` refund can be retried (409 `refund_not_failed`), and at most once (409
+`refund_already_retried`, with `retry_id`; retry that one if it failed too) — of any number of
+concurrent retries exactly one succeeds. Send `Idempotency-Key` so a retried request never
+makes a second refund. Roles: ops, admin.
+""",
+)
+async def retry_refund(
+    refund_id: str,
+    response: Response,
+    if_match: IfMatchDep,
+    ctx: OpsContext,
+    body: RefundRetry | None = None,
+) -> RefundOut:
+    """Retry a failed refund"""
+    refund, order = await service.retry(ctx, refund_id, body or RefundRetry(), if_match)
+    response.headers["Location"] = f"/v1/refunds/{refund.id}"
     response.headers["ETag"] = etag(order.version)
     return service.refund_out(refund, order)

@@ -75,3 +75,15 @@ class RefundAlreadySettled(DomainError):
     status = 409
     code = "refund_already_settled"
     title = "The refund is already settled"
+
+
+class RefundNotFailed(DomainError):
+    status = 409
+    code = "refund_not_failed"
+    title = "Only a failed refund can be retried"
+
+
+class RefundAlreadyRetried(DomainError):
+    status = 409
+    code = "refund_already_retried"
+    title = "The failed refund has already been retried"

@@ -44,12 +44,20 @@ class Refund(Base):
         Index("ix_refunds_order_id_created_at", "order_id", "created_at"),
         Index("ix_refunds_status_created_at", "status", "created_at"),
         Index("ix_refunds_return_id", "return_id", postgresql_where=text("return_id IS NOT NULL")),
-        # A cancellation refunds at most once, whatever races happen around it.
+        # A cancellation refunds at most once, whatever races happen around it (a retry of
+        # its failed refund replaces it rather than refunding again).
         Index(
             "uq_refunds_one_cancellation_per_order",
             "order_id",
             unique=True,
-            postgresql_where=text("reason = 'cancellation'"),
+            postgresql_where=text("reason = 'cancellation' AND retry_of IS NULL"),
+        ),
+        # A failed refund is retried at most once, whatever retries run at the same time.
+        Index(
+            "uq_refunds_retry_of",
+            "retry_of",
+            unique=True,
+            postgresql_where=text("retry_of IS NOT NULL"),
         ),
     )
 
@@ -74,6 +82,8 @@ class Refund(Base):
     settled_at: Mapped[datetime | None]
     return_id: Mapped[str | None] = mapped_column(String(40))
     """The return whose received units (or exchange difference) this refunds."""
+    retry_of: Mapped[str | None] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"))
+    """The failed refund this one replaces (`POST /v1/refunds/{id}/retry`)."""
 
     line_items: Mapped[list[RefundLineItem]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="RefundLineItem.position"

@@ -224,6 +224,65 @@ def decide(order: OrderMoney, request: Request, *, now: datetime, window: timede
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    line_item_id: str
+    quantity: int
+    amount: int
+
+
+def decide_retry(
+    order: OrderMoney,
+    lines: Sequence[PricedLine],
+    *,
+    shipping: int,
+    goodwill: int,
+    amount: int,
+    owed: int | None = None,
+) -> Decision:
+    """May a failed refund be made again as it was: the same units, shipping and `amount`
+    (its lines, shipping and goodwill, or less where what was paid capped it, or an amount
+    with no lines: an edit's, an exchange's difference)?
+    Only the limits apply — a unit is refunded once, shipping and the whole never beyond
+    what was paid and is not refunded or pending — not the policy (the window, final sale,
+    shipped shipping): the customer was owed the refund when it was first made. `owed`: for
+    a refund an edit made, what the shop still owes for edits (minus `outstanding`): an edit
+    since that raised the total took the rest, so no more is refunded for them (and the
+    decision's `available` says so)."""
+    net = nets(order)
+    by_id = {line.id: line for line in order.lines}
+    codes: set[RefundRefusal] = set()
+    decisions: list[LineDecision] = []
+    asked: dict[str, int] = {}
+    for item in lines:
+        line = by_id[item.line_item_id]
+        asked[line.id] = asked.get(line.id, 0) + item.quantity
+        fits = line.refunded_quantity + line.held_quantity + asked[line.id] <= line.quantity
+        code = None if fits else RefundRefusal.refund_exceeds_refundable
+        if code:
+            codes.add(code)
+        decisions.append(LineDecision(line.id, item.quantity, item.amount, fits, code))
+    shipping_code = None
+    if shipping > net.shipping - order.shipping_refunded:
+        shipping_code = RefundRefusal.refund_exceeds_refundable
+        codes.add(shipping_code)
+    available = max(order.paid - order.refunded, 0)
+    if owed is not None:
+        available = min(available, max(owed, 0))
+    if amount > available:
+        codes.add(RefundRefusal.refund_exceeds_refundable)
+    return Decision(
+        lines=decisions,
+        shipping=shipping,
+        shipping_eligible=shipping_code is None,
+        shipping_code=shipping_code,
+        goodwill=goodwill,
+        amount=amount,
+        available=available,
+        codes=sorted(codes, key=_SEVERITY.index),
+    )
+
+
 PROCESSING_TIME: dict[str, tuple[str, int]] = {
     "original_payment": ("5-10 business days", 10),
     "store_credit": ("immediately", 0),

@@ -34,6 +34,12 @@ async def get(session: AsyncSession, refund_id: str, *, lock: bool = False) -> R
     return refund
 
 
+async def retry_of(session: AsyncSession, refund_id: str) -> str | None:
+    """The id of the refund that replaced the failed refund `refund_id`, if one did."""
+    found: str | None = await session.scalar(select(Refund.id).where(Refund.retry_of == refund_id))
+    return found
+
+
 async def list_refunds(
     session: AsyncSession, *, order_id: str | None, status: str | None, page: PageRequest
 ) -> Page[Refund]:

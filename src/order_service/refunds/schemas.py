@@ -115,6 +115,21 @@ class RefundSettle(Input):
     failure_reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
+class RefundRetry(Input):
+    method: RefundMethod | None = Field(
+        default=None,
+        description="Where the money goes this time; default: the failed refund's method. "
+        "`store_credit` when the card or account can no longer take it.",
+    )
+    note: Note | None = Field(
+        default=None,
+        description="Why, for the timeline and the new refund; default: the failed refund's.",
+    )
+    notify_customer: bool | None = Field(
+        default=None, description="Default: as the failed refund was."
+    )
+
+
 class RefundLineOut(BaseModel):
     line_item_id: str
     sku: str
@@ -158,6 +173,11 @@ class RefundOut(BaseModel):
     return_id: str | None = Field(
         description="The return this refund pays for (its received units, a claim, or what "
         "an exchange's replacement cost less than the returned units); null otherwise."
+    )
+    retry_of: str | None = Field(
+        description="The failed refund this one replaces (made by "
+        "`POST /v1/refunds/{id}/retry`, with its amount, units, reason and return); null "
+        "otherwise."
     )
 
 

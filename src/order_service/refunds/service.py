@@ -10,6 +10,7 @@ from typing import Any, assert_never
 
 from order_service.auth.actor import Actor
 from order_service.context import Context
+from order_service.edits import policy as edit_policy
 from order_service.fulfillments import service as fulfillments
 from order_service.fulfillments.models import Fulfillment
 from order_service.kit import metrics, money, times
@@ -32,9 +33,11 @@ from order_service.refunds.schemas import (
     RefundList,
     RefundOut,
     RefundPreview,
+    RefundRetry,
     RefundSettle,
     ShippingPreview,
 )
+from order_service.returns import repository as returns
 from order_service.settings import Settings
 
 
@@ -199,6 +202,8 @@ class NewRefund:
     return_id: str | None = None
     """The return it pays for: its units had shipped, so refunding them leaves every other
     unit owed (`return_refunded_quantity`)."""
+    retry_of: str | None = None
+    """The failed refund this one replaces."""
 
 
 async def record_refund(
@@ -228,6 +233,7 @@ async def record_refund(
         "actor_role": ctx.actor.role.value,
         "created_at": ctx.now,
         "return_id": new.return_id,
+        "retry_of": new.retry_of,
     }
     line_rows: list[dict[str, Any]] = []
     restocked: list[tuple[LineItem, int]] = []
@@ -267,6 +273,7 @@ async def record_refund(
         "refund.created",
         f"Refund of {money.display(new.amount, order.currency)} to "
         f"{new.method.replace('_', ' ')} requested"
+        + (f" in place of failed refund {new.retry_of}" if new.retry_of else "")
         + (" (refund policy overridden)" if new.override else "")
         + (f": {new.note}" if new.note else "."),
         {
@@ -275,6 +282,7 @@ async def record_refund(
             "override_policy": new.override,
             "reason": new.reason,
             "return_id": new.return_id,
+            "retry_of": new.retry_of,
         },
     )
     await publish(
@@ -415,6 +423,87 @@ async def settle(
     return refund, order
 
 
+async def retry(
+    ctx: Context, refund_id: str, body: RefundRetry, if_match: int | None
+) -> tuple[Refund, Order]:
+    """A new pending refund in place of a failed one: the same amount, units, shipping,
+    reason and return, within the limits but not the policy (the customer is owed it)."""
+    found = await repository.get(ctx.session, refund_id)
+    order = await orders.get(ctx.session, found.order_id, lock=True)
+    check_version(order, if_match)
+    # Read again under the order's lock, which settling and retrying it take first.
+    failed = await repository.get(ctx.session, refund_id, lock=True)
+    if failed.status != "failed":
+        raise errors.RefundNotFailed(
+            f"Refund {failed.id} is {failed.status}; only a failed refund can be retried.",
+            refund_status=failed.status,
+        )
+    if retried := await repository.retry_of(ctx.session, failed.id):
+        raise errors.RefundAlreadyRetried(
+            f"Refund {failed.id} was retried by refund {retried}; retry that one if it failed.",
+            retry_id=retried,
+        )
+    edited = failed.reason == "order_edited"
+    owed = (
+        -edit_policy.outstanding(
+            total=order.total, paid=order.total_paid, edit_refunds=order.total_edit_refunds
+        )
+        if edited
+        else None
+    )
+    decision = policy.decide_retry(
+        money_state(order),
+        [
+            policy.PricedLine(item.line_item_id, item.quantity, item.amount)
+            for item in failed.line_items
+        ],
+        shipping=failed.shipping_amount,
+        goodwill=failed.goodwill_amount,
+        amount=failed.amount,
+        owed=owed,
+    )
+    if not decision.allowed:
+        raise refusal(decision, order.currency)
+    current = await fulfillments.current(ctx.session, order)
+    by_id = {li.id: li for li in order.line_items}
+    new = NewRefund(
+        # Units the failed refund restocked stay restocked; none is restocked twice.
+        lines=[
+            RefundLine(by_id[item.line_item_id], item.quantity, item.amount, restock=False)
+            for item in failed.line_items
+        ],
+        shipping=failed.shipping_amount,
+        goodwill=failed.goodwill_amount,
+        amount=failed.amount,
+        method=(body.method.value if body.method else failed.method),
+        reason=failed.reason,
+        note=failed.note if body.note is None else body.note,
+        notify_customer=(
+            failed.notify_customer if body.notify_customer is None else body.notify_customer
+        ),
+        override=failed.override_policy,
+        return_id=failed.return_id,
+        retry_of=failed.id,
+    )
+    refund = await record_refund(ctx, order, new, current)
+    if edited:
+        # Counted as the edit's refund again, as the failure stopped counting it.
+        order.total_edit_refunds += refund.amount
+        order.financial_status = order_policy.financial_status(
+            total=order.total,
+            authorized=order.total_authorized,
+            paid=order.total_paid,
+            refunded=order.total_refunded,
+            edit_refunds=order.total_edit_refunds,
+            current=order.financial_status,
+        )
+    if failed.return_id:
+        await returns.replace_refund(
+            ctx.session, failed.return_id, failed.id, refund.id, now=ctx.now
+        )
+    return refund, order
+
+
 async def get_refund(ctx: Context, refund_id: str) -> RefundOut:
     refund = await repository.get(ctx.session, refund_id)
     return refund_out(refund, await repository.lines_of(ctx.session, [refund]))
@@ -479,4 +568,5 @@ def refund_out(refund: Refund, order_or_lines: Order | Mapping[str, LineItem]) -
         created_at=refund.created_at,
         settled_at=refund.settled_at,
         return_id=refund.return_id,
+        retry_of=refund.retry_of,
     )

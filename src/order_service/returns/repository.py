@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -16,6 +18,19 @@ from order_service.returns.models import Return
 def add(session: AsyncSession, found: Return) -> None:
     """A new return and its lines, written at the next flush."""
     session.add(found)
+
+
+async def replace_refund(
+    session: AsyncSession, return_id: str, failed_id: str, refund_id: str, *, now: datetime
+) -> None:
+    """The return is paid by `refund_id` now, which replaced its failed refund `failed_id`;
+    call it with the order locked."""
+    await session.execute(
+        update(Return)
+        .where(Return.id == return_id, Return.refund_id == failed_id)
+        .values(refund_id=refund_id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def order_id_of(session: AsyncSession, return_id: str) -> str:
