@@ -220,3 +220,26 @@ async def test_return_report_validation_and_roles(
         assert body["errors"], body
     problem(await client.get("/v1/reports/returns", headers=storefront), 403, "forbidden")
     problem(await client.get("/v1/reports/returns"), 401, "unauthenticated")
+
+
+async def test_a_failed_return_refund_is_not_reported_as_refunded_until_retried(
+    client: httpx.AsyncClient, storefront: dict[str, str], ops: dict[str, str]
+) -> None:
+    order = await shipped_order(client, storefront, ops)
+    found = await _received(client, ops, await _asked(client, storefront, ops, order, 1))
+    refund = found["refund"]
+
+    async def refunded() -> int:
+        report = (await client.get("/v1/reports/returns", headers=ops)).json()
+        amount: int = report["by_resolution"]["refund"]["refunded"].get(order["currency"], 0)
+        return amount
+
+    paid = await refunded()
+    failed = await client.post(
+        f"/v1/refunds/{refund['id']}/settle", json={"status": "failed"}, headers=ops
+    )
+    assert failed.status_code == 200, failed.text
+    assert await refunded() == paid - refund["amount"]
+    retried = await client.post(f"/v1/refunds/{refund['id']}/retry", headers=ops)
+    assert retried.status_code == 201, retried.text
+    assert await refunded() == paid

@@ -237,22 +237,27 @@ async def returns_by_status(
     session: AsyncSession, start: datetime | None, end: datetime | None
 ) -> Rows:
     """Returns of orders processed in the range, per `status`, `resolution` and `currency`:
-    `returns`, `claims` (approved with `items_required: false`), `refunded`, `deducted` and
+    `returns`, `claims` (approved with `items_required: false`), `refunded` (by the return's
+    latest refund, unless it failed: a retry makes it count again), `deducted` and
     `exchange_credit` (minor units)."""
-    query = _returns_of_orders(
-        select(
-            Return.status,
-            Return.resolution,
-            Return.currency,
-            func.count().label("returns"),
-            func.count().filter(Return.items_required.is_(False)).label("claims"),
-            func.sum(Return.refund_amount).label("refunded"),
-            func.sum(Return.deducted_amount).label("deducted"),
-            func.sum(Return.exchange_credit).label("exchange_credit"),
-        ),
-        start,
-        end,
-    ).group_by(Return.status, Return.resolution, Return.currency)
+    query = (
+        _returns_of_orders(
+            select(
+                Return.status,
+                Return.resolution,
+                Return.currency,
+                func.count().label("returns"),
+                func.count().filter(Return.items_required.is_(False)).label("claims"),
+                func.sum(Return.refund_amount).filter(Refund.status != "failed").label("refunded"),
+                func.sum(Return.deducted_amount).label("deducted"),
+                func.sum(Return.exchange_credit).label("exchange_credit"),
+            ),
+            start,
+            end,
+        )
+        .outerjoin(Refund, Refund.id == Return.refund_id)
+        .group_by(Return.status, Return.resolution, Return.currency)
+    )
     return (await session.execute(query)).all()
 
 
