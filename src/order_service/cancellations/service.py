@@ -22,9 +22,14 @@ from order_service.kit.ids import new_id
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
-from order_service.orders.policy import financial_status
 from order_service.orders.presenter import cancellation_state
-from order_service.orders.service import check_version, emit_restock, publish, touch
+from order_service.orders.service import (
+    check_version,
+    emit_restock,
+    follow_money,
+    publish,
+    touch,
+)
 from order_service.refunds import policy as refund_policy
 from order_service.refunds import service as refunds
 from order_service.refunds.models import Refund
@@ -168,14 +173,7 @@ def _void_authorization(ctx: Context, order: Order) -> int:
         )
     )
     order.total_authorized = order.total_paid
-    order.financial_status = financial_status(
-        total=order.total,
-        authorized=order.total_authorized,
-        paid=order.total_paid,
-        refunded=order.total_refunded,
-        edit_refunds=order.total_edit_refunds,
-        current="voided" if order.total_paid == 0 else order.financial_status,
-    )
+    follow_money(order, "voided" if order.total_paid == 0 else None)
     return uncaptured
 
 

@@ -96,6 +96,19 @@ def change(field: str, before: Any, after: Any) -> dict[str, Any]:
     }
 
 
+def follow_money(order: Order, current: str | None = None) -> None:
+    """Set the order's financial status from its money columns as they are now; `current`:
+    the status to break ties with, when the change itself decides one (a void)."""
+    order.financial_status = policy.financial_status(
+        total=order.total,
+        authorized=order.total_authorized,
+        paid=order.total_paid,
+        refunded=order.total_refunded,
+        edit_refunds=order.total_edit_refunds,
+        current=current or order.financial_status,
+    )
+
+
 def touch(order: Order, now: datetime) -> None:
     order.version += 1
     order.updated_at = now

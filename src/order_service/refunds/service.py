@@ -17,11 +17,16 @@ from order_service.kit import metrics, money, times
 from order_service.kit.errors import DomainError
 from order_service.kit.ids import new_id
 from order_service.kit.pagination import PageRequest
-from order_service.orders import policy as order_policy
 from order_service.orders import repository as orders
 from order_service.orders import timeline
 from order_service.orders.models import LineItem, Order, PaymentTransaction
-from order_service.orders.service import check_version, emit_restock, publish, touch
+from order_service.orders.service import (
+    check_version,
+    emit_restock,
+    follow_money,
+    publish,
+    touch,
+)
 from order_service.refunds import errors, policy, repository
 from order_service.refunds.models import Refund, RefundLineItem
 from order_service.refunds.policy import RefundRefusal
@@ -389,14 +394,7 @@ async def settle(
         order.total_edit_refunds -= refund.amount
     # Either outcome can move it: a success refunds, a failed edit refund changes what the
     # customer owes.
-    order.financial_status = order_policy.financial_status(
-        total=order.total,
-        authorized=order.total_authorized,
-        paid=order.total_paid,
-        refunded=order.total_refunded,
-        edit_refunds=order.total_edit_refunds,
-        current=order.financial_status,
-    )
+    follow_money(order)
     refund.status = body.status
     refund.reference = body.reference
     refund.failure_reason = body.failure_reason
@@ -489,14 +487,7 @@ async def retry(
     if edited:
         # Counted as the edit's refund again, as the failure stopped counting it.
         order.total_edit_refunds += refund.amount
-        order.financial_status = order_policy.financial_status(
-            total=order.total,
-            authorized=order.total_authorized,
-            paid=order.total_paid,
-            refunded=order.total_refunded,
-            edit_refunds=order.total_edit_refunds,
-            current=order.financial_status,
-        )
+        follow_money(order)
     if failed.return_id:
         await returns.replace_refund(
             ctx.session, failed.return_id, failed.id, refund.id, now=ctx.now
