@@ -199,6 +199,9 @@ async def test_a_failed_edit_refund_is_retried_and_outstanding_is_back_to_zero(
     assert after["total_edit_refunds"] == 1999
     assert after["total_refund_pending"] == 1999
     assert after["financial_status"] == "paid"
+    events = await get(client, ops, f"/v1/events?order_id={order['id']}")
+    (created,) = [e for e in events["data"] if e["data"].get("refund", {}).get("id") == made["id"]]
+    assert created["data"]["order"] == after, "the event shows the order the retry left"
     await client.post(f"/v1/refunds/{made['id']}/settle", json={"status": "succeeded"}, headers=ops)
     done = await get(client, ops, f"/v1/orders/{order['id']}")
     assert (done["outstanding"], done["total_refunded"]) == (0, 1999)

@@ -483,11 +483,12 @@ async def retry(
         return_id=failed.return_id,
         retry_of=failed.id,
     )
-    refund = await record_refund(ctx, order, new, current)
     if edited:
-        # Counted as the edit's refund again, as the failure stopped counting it.
-        order.total_edit_refunds += refund.amount
+        # Counted as the edit's refund again, as the failure stopped counting it; before
+        # it is recorded, so its events show the order as it will be.
+        order.total_edit_refunds += failed.amount
         follow_money(order)
+    refund = await record_refund(ctx, order, new, current)
     if failed.return_id:
         await returns.replace_refund(
             ctx.session, failed.return_id, failed.id, refund.id, now=ctx.now
