@@ -238,7 +238,9 @@ shipping, since the customer was owed this money when the refund was first made.
 Only a `failed` refund can be retried (409 `refund_not_failed`), and at most once (409
 `refund_already_retried`, with `retry_id`; retry that one if it failed too) — of any number of
 concurrent retries exactly one succeeds. Send `Idempotency-Key` so a retried request never
-makes a second refund. Roles: ops, admin.
+makes a second refund. The response's `ETag` is the order's, and `If-Match` is checked
+against the order's version (412 `precondition_failed` with `current_version` when stale).
+Roles: ops, admin.
 """,
 )
 async def retry_refund(
