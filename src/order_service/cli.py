@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import atexit
 import json
+import logging
 import os
 import shutil
 import sys
@@ -124,13 +125,17 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     server = None
     if args.metrics_port is not None:
+        address = _address(args.metrics_host, args.metrics_port)
         try:
             server = worker.serve_metrics(args.metrics_host, args.metrics_port)
         except OSError as error:
             sys.exit(
-                f"order-service worker: cannot serve metrics on "
-                f"{_address(args.metrics_host, args.metrics_port)}: {error.strerror or error}"
+                f"order-service worker: cannot serve metrics on {address}: "
+                f"{error.strerror or error}"
             )
+        logging.getLogger("order_service.worker").info(
+            "worker metrics on http://%s/metrics", address
+        )
     try:
         url, _ = _database_url(settings)
         asyncio.run(worker.run_worker(settings.model_copy(update={"database_url": url})))

@@ -75,10 +75,7 @@ def serve_metrics(host: str, port: int) -> WSGIServer:
     """This worker's metrics at `http://host:port/metrics`. Not the gauges read from the
     database: they describe the whole service, every API process's `/metrics` reads them
     afresh, and a copy per worker would only repeat them (or, unread here, show zeros)."""
-    server = metrics.serve_http(host, port, leaving_out=webhook_metrics.FROM_DATABASE)
-    shown = f"[{host}]" if ":" in host else host
-    log.info("worker metrics on http://%s:%d/metrics", shown, port)
-    return server
+    return metrics.serve_http(host, port, leaving_out=webhook_metrics.FROM_DATABASE)
 
 
 async def run_worker(settings: Settings) -> None:
